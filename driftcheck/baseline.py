@@ -1,0 +1,88 @@
+"""Reading, writing and verifying snapshot files (a baseline is an approved snapshot).
+
+Files are written atomically and canonically: a header (schema version, environment, project,
+collection time, tool version, fingerprint key id) followed by a body with sorted keys, so that
+collecting an unchanged estate gives a byte-identical body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from driftcheck.config import describe_validation_error
+from driftcheck.errors import BaselineError, InputError
+from driftcheck.model import SNAPSHOT_SCHEMA_VERSION, Snapshot
+from driftcheck.yamlio import dump_yaml, load_yaml, write_text_atomic
+
+HEADER_FIELDS = (
+    "schema_version",
+    "environment",
+    "project",
+    "collected_at",
+    "tool_version",
+    "fingerprint_key_id",
+)
+
+
+def snapshot_text(snapshot: Snapshot) -> str:
+    """The canonical YAML text of a snapshot."""
+    data = snapshot.model_dump(mode="json")
+    header = {name: data[name] for name in HEADER_FIELDS}
+    body = {"resources": data["resources"]}
+    if data["errors"]:
+        body["errors"] = data["errors"]
+    header_text = yaml.safe_dump(header, sort_keys=False, default_flow_style=False, width=4096)
+    return header_text + dump_yaml(body)
+
+
+def body_of(snapshot: Snapshot) -> str:
+    """The body alone (what must be identical when nothing changed)."""
+    data = snapshot.model_dump(mode="json")
+    return dump_yaml({"resources": data["resources"], "errors": data["errors"]})
+
+
+def write_snapshot(path: Path, snapshot: Snapshot) -> None:
+    """Write atomically: readers see the old file or the new one, never half of one."""
+    write_text_atomic(path, snapshot_text(snapshot))
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_snapshot(path: Path, what: str = "snapshot", environment: str | None = None) -> Snapshot:
+    """Read and validate a snapshot or baseline; every error names file and place."""
+    try:
+        document = load_yaml(path, what)
+    except InputError as exc:
+        raise BaselineError(str(exc)) from None
+    data: Any = document.data
+    if not isinstance(data, dict):
+        raise BaselineError(f"{path}:1: {what} must be a mapping with a schema_version header")
+    version = data.get("schema_version")
+    if version != SNAPSHOT_SCHEMA_VERSION:
+        raise BaselineError(
+            f"{document.where(('schema_version',))}: schema_version: {what} has schema version "
+            f"{version!r}; this driftcheck reads version {SNAPSHOT_SCHEMA_VERSION}"
+        )
+    try:
+        snapshot = Snapshot.model_validate(data)
+    except ValidationError as exc:
+        raise BaselineError(describe_validation_error(exc, document, Snapshot)) from None
+    if environment is not None and snapshot.environment != environment:
+        raise BaselineError(
+            f"{document.where(('environment',))}: environment: {what} is of environment "
+            f"{snapshot.environment!r}, expected {environment!r}"
+        )
+    return snapshot
+
+
+def is_canonical(path: Path, snapshot: Snapshot) -> bool:
+    """Whether the file is byte-for-byte what driftcheck would write for its content."""
+    return path.read_text(encoding="utf-8") == snapshot_text(snapshot)

@@ -1,0 +1,284 @@
+"""The command line: flags -> objects -> exit code. Wiring only; the work is in the stages.
+
+Heavy modules (google clients, deepdiff, jinja2) are imported inside commands so that
+``driftcheck --help`` and ``driftcheck diff`` start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+import click
+
+from driftcheck import __version__
+from driftcheck.errors import DriftcheckError
+
+log = logging.getLogger("driftcheck")
+SEVERITY_NAMES = ["critical", "high", "medium", "low", "info"]
+_state = {"verbose": False}
+
+
+class Terminated(BaseException):
+    """Raised on SIGTERM so that pending atomic writes are rolled back like on Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise Terminated
+
+
+def _echo_err(message: str) -> None:
+    from driftcheck.render.terminal import neutralize
+
+    click.echo(neutralize(message), err=True)
+
+
+def _command_line() -> str:
+    return " ".join(["driftcheck", *sys.argv[1:]])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Config file (default: $DRIFTCHECK_CONFIG or ./driftcheck.yaml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks on errors.")
+@click.version_option(__version__, prog_name="driftcheck")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """Detect configuration drift between Cloud Run environments and approved baselines."""
+    _state["verbose"] = verbose
+    logging.basicConfig(format="driftcheck: %(levelname)s: %(message)s", stream=sys.stderr)
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    ctx.obj = {"config_path": config_path}
+
+
+def _config(ctx: click.Context) -> Any:
+    from driftcheck.config import load_config, resolve_config_path
+
+    return load_config(resolve_config_path(ctx.obj["config_path"]))
+
+
+def _fingerprinter() -> Any:
+    from driftcheck.fingerprint import Fingerprinter
+
+    return Fingerprinter.from_environment()
+
+
+def _clients() -> Any:
+    from driftcheck.clients import build_clients
+
+    return build_clients()
+
+
+def _refuse_incomplete(snapshot: Any, what: str) -> NoReturn:
+    for error in snapshot.errors:
+        _echo_err(f"driftcheck: not collected: {error.resource} ({error.source}): {error.message}")
+    _echo_err(f"driftcheck: collection incomplete; {what} not written")
+    sys.exit(3)
+
+
+@cli.command()
+@click.argument("env")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@click.pass_context
+def collect(ctx: click.Context, env: str, output: str | None) -> None:
+    """Collect a live snapshot of ENV (YAML)."""
+    from driftcheck.baseline import snapshot_text, write_snapshot
+    from driftcheck.pipeline import collect_environment
+
+    config = _config(ctx)
+    config.environment(env)
+    snapshot = collect_environment(config, env, _clients(), _fingerprinter())
+    if snapshot.errors:
+        _refuse_incomplete(snapshot, "snapshot")
+    if output:
+        write_snapshot(Path(output), snapshot)
+        _echo_err(f"driftcheck: snapshot of {env} written to {output}")
+    else:
+        click.echo(snapshot_text(snapshot), nl=False)
+
+
+@cli.command()
+@click.argument("env")
+@click.option(
+    "--check",
+    "verify_only",
+    is_flag=True,
+    help="Only verify the committed baseline: parses, canonical, right environment.",
+)
+@click.pass_context
+def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
+    """Collect ENV and write baselines/ENV.yaml (the approved state)."""
+    from driftcheck.baseline import body_of, read_snapshot, write_snapshot
+    from driftcheck.errors import BaselineError
+    from driftcheck.pipeline import collect_environment
+
+    config = _config(ctx)
+    config.environment(env)
+    path = config.baseline_path(env)
+    if verify_only:
+        from driftcheck.baseline import is_canonical
+
+        existing = read_snapshot(path, "baseline", environment=env)
+        if not is_canonical(path, existing):
+            raise BaselineError(
+                f"{path}: baseline is not in canonical form; regenerate it with "
+                f"`driftcheck baseline {env}`"
+            )
+        _echo_err(f"driftcheck: {path} is a valid, canonical baseline of {env}")
+        return
+    snapshot = collect_environment(config, env, _clients(), _fingerprinter())
+    if snapshot.errors:
+        _refuse_incomplete(snapshot, "baseline")
+    if path.exists():
+        try:
+            if body_of(read_snapshot(path, "baseline", environment=env)) == body_of(snapshot):
+                _echo_err(f"driftcheck: {path} unchanged ({len(snapshot.resources)} resources)")
+                return
+        except DriftcheckError:
+            log.debug("existing baseline unreadable; replacing it")
+    write_snapshot(path, snapshot)
+    _echo_err(f"driftcheck: baseline of {env} written to {path} ({len(snapshot.resources)} resources)")
+
+
+def _report_options(function: Any) -> Any:
+    function = click.option(
+        "--fail-on",
+        type=click.Choice(SEVERITY_NAMES),
+        default="low",
+        show_default=True,
+        help="Lowest severity that makes the exit code 1 (info never fails).",
+    )(function)
+    function = click.option(
+        "--out-dir", type=click.Path(file_okay=False), help="Report folder (default: reports/)."
+    )(function)
+    return click.option(
+        "--format",
+        "formats",
+        default="json,html,md",
+        show_default=True,
+        help="Comma-separated report formats: json, html, md.",
+    )(function)
+
+
+def _finish(comparison: Any, formats: str, out_dir: Path, fail_on: str) -> NoReturn:
+    from driftcheck.baseline import write_snapshot
+    from driftcheck.model import Severity
+    from driftcheck.render.interface import parse_formats, report_stem, write_reports
+    from driftcheck.render.terminal import render_summary
+    from driftcheck.report import exit_code
+
+    report = comparison.report
+    stem = report_stem(report.environment, report.baseline.environment)
+    paths = write_reports(report, parse_formats(formats), out_dir, stem)
+    snapshot_path = out_dir / f"{stem}.snapshot.yaml"
+    write_snapshot(snapshot_path, comparison.snapshot)
+    click.echo(render_summary(report, [*paths, snapshot_path]), err=True)
+    sys.exit(exit_code(report, Severity(fail_on)))
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--against", "base_env", help="Baseline environment (default: ENV itself).")
+@_report_options
+@click.pass_context
+def check(
+    ctx: click.Context,
+    env: str,
+    base_env: str | None,
+    formats: str,
+    out_dir: str | None,
+    fail_on: str,
+) -> None:
+    """Collect ENV, compare it with baselines/BASE_ENV.yaml, write reports, exit 0/1/3."""
+    from driftcheck.pipeline import run_check
+    from driftcheck.render.interface import parse_formats
+
+    parse_formats(formats)  # a bad --format is a usage error before any API call
+    config = _config(ctx)
+    fingerprints = _fingerprinter()
+    comparison = run_check(
+        config, env, base_env or env, _clients(), fingerprints, command=_command_line()
+    )
+    _finish(comparison, formats, Path(out_dir) if out_dir else config.reports_dir, fail_on)
+
+
+@cli.command()
+@click.argument("snapshot_a", metavar="SNAPSHOT_A", type=click.Path(dir_okay=False))
+@click.argument("snapshot_b", metavar="SNAPSHOT_B", type=click.Path(dir_okay=False))
+@_report_options
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    snapshot_a: str,
+    snapshot_b: str,
+    formats: str,
+    out_dir: str | None,
+    fail_on: str,
+) -> None:
+    """Offline comparison: SNAPSHOT_A (baseline) vs SNAPSHOT_B, with the config's rules."""
+    from driftcheck.config import load_config, resolve_config_path
+    from driftcheck.pipeline import run_diff
+    from driftcheck.render.interface import parse_formats
+
+    parse_formats(formats)
+    config_path = resolve_config_path(ctx.obj["config_path"])
+    explicit = ctx.obj["config_path"] is not None
+    config = load_config(config_path) if explicit or config_path.exists() else None
+    comparison = run_diff(Path(snapshot_a), Path(snapshot_b), config, command=_command_line())
+    default_dir = config.reports_dir if config else Path("reports")
+    _finish(comparison, formats, Path(out_dir) if out_dir else default_dir, fail_on)
+
+
+@cli.command()
+@click.option(
+    "--out-dir", type=click.Path(file_okay=False), default="reports/demo", show_default=True
+)
+def demo(out_dir: str) -> None:
+    """Run the whole pipeline on the built-in emulator and bundled scenario."""
+    from driftcheck.demo import run_demo
+
+    sys.exit(run_demo(Path(out_dir)))
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI and map errors to the documented exit codes."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli.main(args=argv, prog_name="driftcheck", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        _echo_err("driftcheck: interrupted")
+        sys.exit(130)
+    except DriftcheckError as exc:
+        if _state["verbose"]:
+            traceback.print_exc()
+        _echo_err(f"driftcheck: error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("driftcheck: interrupted; nothing half-written was left behind")
+        sys.exit(130)
+    except Terminated:
+        _echo_err("driftcheck: terminated; nothing half-written was left behind")
+        sys.exit(143)
+    except Exception as exc:
+        if _state["verbose"]:
+            traceback.print_exc()
+        _echo_err(
+            f"driftcheck: internal error ({type(exc).__name__}); this is a bug, "
+            "run with -v for the traceback"
+        )
+        sys.exit(4)
+    sys.exit(0)

@@ -1,0 +1,91 @@
+"""The one place that builds Google API clients, from endpoints and credentials.
+
+``DRIFTCHECK_RUN_ENDPOINT`` / ``DRIFTCHECK_SECRETMANAGER_ENDPOINT`` point an API at an emulator
+(REST, anonymous credentials), like Google's own ``*_EMULATOR_HOST`` variables. Otherwise
+Application Default Credentials and the public endpoints are used. Imports of the google
+libraries are deferred so that ``--help`` and ``diff`` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftcheck.errors import UsageError
+
+RUN_ENDPOINT_VAR = "DRIFTCHECK_RUN_ENDPOINT"
+SECRETMANAGER_ENDPOINT_VAR = "DRIFTCHECK_SECRETMANAGER_ENDPOINT"
+RUN_PUBLIC = "https://run.googleapis.com"
+SECRETMANAGER_PUBLIC = "https://secretmanager.googleapis.com"
+ANONYMOUS = "anonymous (emulator)"
+
+
+@dataclass
+class ApiClients:
+    """Clients handed to the collectors, plus what the report says about them."""
+
+    run: Any
+    secrets: Any
+    endpoints: dict[str, str] = field(default_factory=dict)
+    principal: str = "unknown"
+
+
+def _endpoint(var: str) -> str | None:
+    value = os.environ.get(var, "").strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise UsageError(f"{var} must be a base URL such as http://127.0.0.1:8085, got {value!r}")
+    return value.rstrip("/") or None
+
+
+def build_clients() -> ApiClients:
+    """Clients for Cloud Run and Secret Manager, honouring the emulator variables."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import run_v2, secretmanager_v1
+
+    run_endpoint = _endpoint(RUN_ENDPOINT_VAR)
+    secrets_endpoint = _endpoint(SECRETMANAGER_ENDPOINT_VAR)
+    credentials = None
+    principal = ANONYMOUS
+    if not (run_endpoint and secrets_endpoint):
+        credentials, principal = _default_credentials()
+
+    def options(endpoint: str | None) -> dict[str, Any]:
+        if endpoint:
+            return {
+                "credentials": AnonymousCredentials(),
+                "client_options": ClientOptions(api_endpoint=endpoint),
+            }
+        return {"credentials": credentials}
+
+    return ApiClients(
+        run=run_v2.ServicesClient(transport="rest", **options(run_endpoint)),
+        secrets=secretmanager_v1.SecretManagerServiceClient(
+            transport="rest", **options(secrets_endpoint)
+        ),
+        endpoints={
+            "run": run_endpoint or RUN_PUBLIC,
+            "secretmanager": secrets_endpoint or SECRETMANAGER_PUBLIC,
+        },
+        principal=principal,
+    )
+
+
+def _default_credentials() -> tuple[Any, str]:
+    import google.auth
+    from google.auth import exceptions as auth_exceptions
+
+    try:
+        credentials, _project = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    except auth_exceptions.DefaultCredentialsError:
+        raise UsageError(
+            "no Google credentials found: run `gcloud auth application-default login` or set "
+            f"GOOGLE_APPLICATION_CREDENTIALS (or point {RUN_ENDPOINT_VAR} and "
+            f"{SECRETMANAGER_ENDPOINT_VAR} at an emulator)"
+        ) from None
+    email = getattr(credentials, "service_account_email", None)
+    principal = email if isinstance(email, str) and "@" in email else type(credentials).__name__
+    return credentials, principal

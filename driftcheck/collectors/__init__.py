@@ -1,0 +1,1 @@
+"""Collectors: read raw state from APIs and record what could not be read."""

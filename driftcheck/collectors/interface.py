@@ -1,0 +1,114 @@
+"""What every collector shares: its result type and the translation of API failures.
+
+A collector never lets an SDK exception escape. A transient failure is retried within a bounded
+total time (``retry_policy``); what still fails becomes a :class:`CollectionErrorRecord`, so the
+run ends *incomplete* instead of crashing or, worse, reporting a partial read as clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from driftcheck.config import ApiSettings
+from driftcheck.model import CollectionErrorRecord
+
+T = TypeVar("T")
+_MAX_MESSAGE = 300
+
+
+@dataclass
+class CollectorResult:
+    """Resources read (keyed as in the snapshot) and the errors met on the way."""
+
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[CollectionErrorRecord] = field(default_factory=list)
+
+    def merge(self, other: CollectorResult) -> None:
+        """Add another result's resources and errors to this one."""
+        self.resources.update(other.resources)
+        self.errors.extend(other.errors)
+
+
+def retry_policy(settings: ApiSettings) -> Any:
+    """google-api-core Retry covering 429, 500, 503, deadline and connection failures.
+
+    The SDK's default retry does not cover 429 (quota) or a refused connection; this one does,
+    with exponential backoff and a total time of ``settings.retry_seconds``.
+    """
+    import requests
+    from google.api_core import exceptions as core
+    from google.api_core import retry
+
+    transient = retry.if_exception_type(
+        core.TooManyRequests,
+        core.ServiceUnavailable,
+        core.InternalServerError,
+        core.DeadlineExceeded,
+        core.GatewayTimeout,
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+    )
+    return retry.Retry(
+        predicate=transient,
+        initial=0.2,
+        maximum=min(10.0, max(settings.retry_seconds / 4, 0.2)),
+        multiplier=2.0,
+        timeout=settings.retry_seconds,
+    )
+
+
+def describe_api_failure(exc: BaseException) -> str:
+    """One short line for an API failure, without echoing request or response bodies."""
+    import requests
+    from google.api_core import exceptions as core
+
+    if isinstance(exc, core.RetryError):
+        cause = exc.cause
+        inner = describe_api_failure(cause) if cause is not None else "transient errors"
+        return f"gave up after retrying: {inner}"
+    if isinstance(exc, core.GoogleAPICallError):
+        status = exc.grpc_status_code.name if exc.grpc_status_code is not None else ""
+        code = f"{exc.code} {status}".strip() if exc.code else status or type(exc).__name__
+        return _clip(f"{code}: {exc.message}")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out waiting for the API"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "cannot connect to the API endpoint"
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"HTTP failure: {type(exc).__name__}"
+    return f"unreadable API response: {type(exc).__name__}"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def api_failures() -> tuple[type[BaseException], ...]:
+    """Exceptions a google-cloud REST call can raise for a failed or garbled exchange."""
+    import requests
+    from google.api_core import exceptions as core
+    from google.protobuf import json_format
+
+    return (
+        core.GoogleAPIError,
+        requests.exceptions.RequestException,
+        json_format.ParseError,
+        ValueError,
+    )
+
+
+def guarded(
+    call: Callable[[], T], *, source: str, resource: str, errors: list[CollectionErrorRecord]
+) -> T | None:
+    """Run one API call; on failure record an error for ``resource`` and return None."""
+    try:
+        return call()
+    except api_failures() as exc:
+        errors.append(
+            CollectionErrorRecord(source=source, resource=resource, message=describe_api_failure(exc))
+        )
+        return None

@@ -1,0 +1,218 @@
+"""driftcheck.yaml: the models, and loading them with errors that name file, line and key."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from driftcheck.errors import ConfigError, InputError
+from driftcheck.model import Severity
+from driftcheck.yamlio import YamlDocument, load_yaml
+
+CONFIG_ENV_VAR = "DRIFTCHECK_CONFIG"
+DEFAULT_CONFIG = Path("driftcheck.yaml")
+
+
+class StrictModel(BaseModel):
+    """Config models: immutable, and an unknown key is an error (a typo must not disable a check)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretSpec(StrictModel):
+    """A secret to read in an environment, beyond those that services reference."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    expect_env: str | None = Field(
+        default=None, description="Variable of driftcheck's own environment holding the value "
+        "a consumer (such as the E2E suite) uses; compared by fingerprint with the live version",
+    )
+    same_across_envs: bool = Field(
+        default=False, description="Compare fingerprints across environments (shared secrets)"
+    )
+
+
+class Environment(StrictModel):
+    """One environment: a GCP project and the regions and services to read there."""
+
+    project: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
+    project_number: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    regions: list[str] = Field(min_length=1)
+    services: list[str] | None = Field(
+        default=None, description="Services to read; omitted means every service in the regions"
+    )
+    secrets: list[SecretSpec] = Field(default_factory=list)
+    name_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment-specific tokens replaced by neutral ones, e.g. {-stg: -<env>}",
+    )
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_names_to_specs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @property
+    def multi_region(self) -> bool:
+        """Whether resource keys must carry the region."""
+        return len(self.regions) > 1
+
+
+class IgnoreRule(StrictModel):
+    """Differences that are legitimate, declared once with a reason."""
+
+    resource: str = "*"
+    path: str = "*"
+    reason: str = Field(min_length=1)
+
+
+class SeverityRule(StrictModel):
+    """Overrides the built-in severity for matching findings."""
+
+    resource: str = "*"
+    path: str = "*"
+    severity: Severity
+
+
+class SuppressRule(StrictModel):
+    """An accepted risk: a finding silenced until ``expires``, with an owner and a reason."""
+
+    id: str | None = None
+    resource: str | None = None
+    path: str | None = None
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    expires: date
+
+
+class Rules(StrictModel):
+    """User rules applied after the built-in severity catalogue."""
+
+    ignore: list[IgnoreRule] = Field(default_factory=list)
+    severity: list[SeverityRule] = Field(default_factory=list)
+    suppress: list[SuppressRule] = Field(default_factory=list)
+
+
+class ApiSettings(StrictModel):
+    """Per-call timeout and bounded retry time for every API call."""
+
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    retry_seconds: float = Field(
+        default=120.0, ge=0, le=3600, description="Total time spent retrying transient errors"
+    )
+
+
+class Config(StrictModel):
+    """The whole of driftcheck.yaml."""
+
+    version: Literal[1]
+    baselines_dir: Path = Path("baselines")
+    reports_dir: Path = Path("reports")
+    environments: dict[str, Environment] = Field(min_length=1)
+    rules: Rules = Field(default_factory=Rules)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+
+class LoadedConfig:
+    """A validated config with paths resolved against the config file's folder."""
+
+    def __init__(self, config: Config, path: Path, sha256: str) -> None:
+        self.model = config
+        self.path = path
+        self.sha256 = sha256
+        base = path.parent
+        self.baselines_dir = base / config.baselines_dir
+        self.reports_dir = base / config.reports_dir
+
+    def environment(self, name: str) -> Environment:
+        """The named environment, or a ConfigError listing the known ones."""
+        try:
+            return self.model.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.model.environments))
+            raise ConfigError(
+                f"{self.path}: unknown environment {name!r} (known: {known})"
+            ) from None
+
+    def baseline_path(self, env_name: str) -> Path:
+        """Where the approved baseline of ``env_name`` lives."""
+        return self.baselines_dir / f"{env_name}.yaml"
+
+
+def resolve_config_path(option: str | None) -> Path:
+    """--config, else $DRIFTCHECK_CONFIG, else ./driftcheck.yaml."""
+    if option:
+        return Path(option)
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate driftcheck.yaml; every error names file, line and key."""
+    try:
+        document = load_yaml(path, "config file")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    if not isinstance(document.data, dict):
+        raise ConfigError(f"{path}:1: config must be a mapping with 'version: 1' at the top")
+    try:
+        config = Config.model_validate(document.data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, document, Config)) from None
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return LoadedConfig(config, path, sha256)
+
+
+def describe_validation_error(
+    exc: ValidationError, document: YamlDocument, model: type[BaseModel]
+) -> str:
+    """One line for the first validation error: ``file:line: key.path: what is wrong``."""
+    error = exc.errors()[0]
+    loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+    dotted = ".".join(str(part) for part in loc) or "<top level>"
+    where = document.where(loc)
+    if error["type"] == "extra_forbidden":
+        unknown = str(loc[-1])
+        hint = _suggest(unknown, _allowed_keys(model, loc[:-1]))
+        return f"{where}: {dotted}: unknown key {unknown!r}{hint}"
+    if error["type"] == "missing":
+        return f"{where}: {dotted}: required key is missing"
+    extra = len(exc.errors()) - 1
+    more = f" (and {extra} more error{'s' if extra > 1 else ''})" if extra else ""
+    return f"{where}: {dotted}: {error['msg']}{more}"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found at ``loc`` (best effort, for did-you-mean hints)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = getattr(current, "model_fields", {}).get(str(part))
+        if field is None:
+            continue
+        current = _model_in_annotation(field.annotation)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in_annotation(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in_annotation(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

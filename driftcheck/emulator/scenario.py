@@ -1,0 +1,69 @@
+"""Scenario files: the estate an emulator serves (projects, services, IAM, secrets, faults)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from driftcheck.yamlio import load_yaml
+
+SCENARIOS_DIR = Path(__file__).parent / "scenarios"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SecretVersionSpec(_Strict):
+    """One version of a secret; ``payload`` is what ``:access`` returns."""
+
+    version: int
+    state: str = "ENABLED"
+    payload: str | None = None
+
+
+class SecretSpec(_Strict):
+    """One secret: its metadata as the REST API shows it, and its versions."""
+
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    versions: list[SecretVersionSpec] = Field(default_factory=list)
+
+
+class ProjectSpec(_Strict):
+    """One project: services per location (REST JSON shape), IAM policies, secrets."""
+
+    number: str = "000000000000"
+    services: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="location -> services (REST JSON; name may be short)"
+    )
+    iam: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="service name -> IAM policy (REST JSON)"
+    )
+    secrets: dict[str, SecretSpec] = Field(default_factory=dict)
+
+
+class FaultSpec(_Strict):
+    """A fault to inject: which requests, what answer, how many times (None = always)."""
+
+    path: str = Field(description="Regular expression searched in the request path")
+    method: str = "GET"
+    status: int = 503
+    body: str = Field(default="json", pattern="^(json|html|malformed|truncated|reset|slow)$")
+    times: int | None = None
+    delay_seconds: float = 0.0
+
+
+class Scenario(_Strict):
+    """Everything an emulator serves."""
+
+    projects: dict[str, ProjectSpec] = Field(default_factory=dict)
+    faults: list[FaultSpec] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    max_page_size: int = 50
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a scenario file with the same strict YAML loader as everything else."""
+    return Scenario.model_validate(load_yaml(path, "scenario").data)

@@ -1,0 +1,154 @@
+"""The data model shared by every stage: snapshots, findings and drift reports.
+
+All models are frozen once built. Their JSON Schemas are published in ``schemas/``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SNAPSHOT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 1
+
+
+class FrozenModel(BaseModel):
+    """Base for every model: immutable, and unknown fields are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Severity(StrEnum):
+    """How much a finding matters, from ``critical`` down to ``info``."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class FindingKind(StrEnum):
+    """What happened at a path: a difference from the baseline, or a broken rule."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+    VIOLATION = "violation"
+
+
+class Status(StrEnum):
+    """Overall result of a check."""
+
+    CLEAN = "clean"
+    DRIFT = "drift"
+    INCOMPLETE = "incomplete"
+
+
+class CollectionErrorRecord(FrozenModel):
+    """Something that could not be read; its presence makes a run incomplete."""
+
+    source: str = Field(description="API or collector that failed, e.g. run.googleapis.com")
+    resource: str = Field(description="Resource key or glob that is missing, e.g. service/*")
+    message: str
+
+
+class Snapshot(FrozenModel):
+    """The environment-neutral state of one environment, as collected or approved."""
+
+    schema_version: int = SNAPSHOT_SCHEMA_VERSION
+    environment: str
+    project: str
+    collected_at: str
+    tool_version: str
+    fingerprint_key_id: str | None = None
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    errors: list[CollectionErrorRecord] = Field(default_factory=list)
+
+
+class Finding(FrozenModel):
+    """One difference or violation, with its severity and disposition."""
+
+    id: str
+    resource: str
+    path: str
+    kind: FindingKind
+    severity: Severity
+    baseline: Any = None
+    actual: Any = None
+    message: str
+    rule: str | None = Field(default=None, description="Rule that set the severity")
+    suppressed: bool = False
+    ignored: bool = False
+    reason: str | None = Field(default=None, description="Why it is suppressed or ignored")
+
+    @property
+    def active(self) -> bool:
+        """True when the finding counts towards status and exit code."""
+        return not (self.suppressed or self.ignored)
+
+
+class BaselineRef(FrozenModel):
+    """Which approved baseline a report was compared with."""
+
+    environment: str
+    path: str
+    sha256: str
+    collected_at: str
+
+
+class Summary(FrozenModel):
+    """Counts of active findings by severity, and of suppressed and ignored ones."""
+
+    critical: int = 0
+    high: int = 0
+    medium: int = 0
+    low: int = 0
+    info: int = 0
+    suppressed: int = 0
+    ignored: int = 0
+
+
+class Provenance(FrozenModel):
+    """What an auditor needs to trust and reproduce a report."""
+
+    tool_version: str
+    config_sha256: str | None = None
+    principal: str = "unknown"
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    fingerprint_key_id: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    baseline_git_commit: str | None = None
+    command: str = ""
+
+
+class DriftReport(FrozenModel):
+    """The result of comparing an environment with a baseline."""
+
+    schema_version: int = REPORT_SCHEMA_VERSION
+    tool_version: str
+    generated_at: str
+    environment: str
+    baseline: BaselineRef
+    status: Status
+    summary: Summary
+    findings: list[Finding]
+    errors: list[CollectionErrorRecord]
+    provenance: Provenance

@@ -1,0 +1,294 @@
+"""Raw API objects -> the environment-neutral canonical form stored in snapshots.
+
+The rules (see DESIGN.md, "Snapshot and baseline files"): lists with an identity become maps
+keyed by it; defaults are explicit; volatile fields are dropped; project and region become
+``${project}`` / ``${region}``; enums are lower-case; durations are seconds; secret-looking values
+become keyed fingerprints. Normalizing is idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from driftcheck.fingerprint import Fingerprinter
+from driftcheck.sensitive import looks_secret
+
+VOLATILE_FIELDS = frozenset(
+    {
+        "uid",
+        "etag",
+        "generation",
+        "create_time",
+        "update_time",
+        "delete_time",
+        "expire_time",
+        "uri",
+        "urls",
+        "creator",
+        "last_modifier",
+        "conditions",
+        "terminal_condition",
+        "latest_ready_revision",
+        "latest_created_revision",
+        "traffic_statuses",
+        "reconciling",
+        "observed_generation",
+        "client",
+        "client_version",
+    }
+)
+# Annotations and labels written by tools and the control plane, not by people.
+VOLATILE_ANNOTATIONS = frozenset(
+    {
+        "run.googleapis.com/operation-id",
+        "run.googleapis.com/client-name",
+        "run.googleapis.com/client-version",
+        "client.knative.dev/user-image",
+        "client.knative.dev/nonce",
+        "serving.knative.dev/creator",
+        "serving.knative.dev/lastModifier",
+        "goog-terraform-provisioned",
+    }
+)
+ENUM_FIELDS = frozenset(
+    {
+        "ingress",
+        "launch_stage",
+        "execution_environment",
+        "egress",
+        "type",
+        "encryption_key_revocation_action",
+        "scaling_mode",
+    }
+)
+# Lists whose order carries no meaning: compared as sorted sets.
+SET_FIELDS = frozenset({"custom_audiences", "network_tags", "tags"})
+_DURATION = re.compile(r"^(?P<seconds>-?\d+(?:\.\d+)?)s$")
+
+SERVICE_DEFAULTS: dict[str, Any] = {
+    "ingress": "ingress_traffic_all",
+    "invoker_iam_disabled": False,
+    "default_uri_disabled": False,
+}
+TEMPLATE_DEFAULTS: dict[str, Any] = {
+    "timeout": 300,
+    "max_instance_request_concurrency": 80,
+    "session_affinity": False,
+    "execution_environment": "execution_environment_unspecified",
+}
+SCALING_DEFAULTS: dict[str, Any] = {"min_instance_count": 0, "max_instance_count": 100}
+DEFAULT_PORT = {"8080": {"name": "http1"}}
+
+
+@dataclass(frozen=True)
+class Neutralizer:
+    """Replaces an environment's own names (project, region, mapped tokens) by placeholders."""
+
+    project: str
+    region: str | None = None
+    project_number: str | None = None
+    name_map: Mapping[str, str] | None = None
+
+    def __call__(self, text: str) -> str:
+        for token, placeholder in self._replacements():
+            text = token.sub(placeholder, text)
+        for literal, neutral in (self.name_map or {}).items():
+            text = text.replace(literal, neutral)
+        return text
+
+    def _replacements(self) -> list[tuple[re.Pattern[str], str]]:
+        pairs = [(self.project, "${project}")]
+        if self.project_number:
+            pairs.append((self.project_number, "${project}"))
+        if self.region:
+            pairs.append((self.region, "${region}"))
+        return [
+            (re.compile(rf"(?<![A-Za-z0-9-]){re.escape(token)}(?![A-Za-z0-9])"), placeholder)
+            for token, placeholder in pairs
+        ]
+
+
+def seconds(value: Any) -> Any:
+    """``"300s"`` -> 300, ``"1.5s"`` -> 1.5; anything else unchanged."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            number = float(match.group("seconds"))
+            return int(number) if number.is_integer() else number
+    return value
+
+
+def prune(value: Any) -> Any:
+    """Drop empty strings, lists, maps and None (proto3 does not distinguish them from unset)."""
+    if isinstance(value, dict):
+        pruned = {key: prune(item) for key, item in value.items()}
+        return {key: item for key, item in pruned.items() if item not in ("", [], {}, None)}
+    if isinstance(value, list):
+        return [prune(item) for item in value]
+    return value
+
+
+def canonical(value: Any, neutral: Callable[[str], str], key: str = "") -> Any:
+    """Generic rules for every field: volatile out, enums lower, durations in seconds."""
+    if isinstance(value, dict):
+        result = {}
+        for child_key, child in value.items():
+            if child_key in VOLATILE_FIELDS or child_key in VOLATILE_ANNOTATIONS:
+                continue
+            result[child_key] = canonical(child, neutral, child_key)
+        return result
+    if isinstance(value, list):
+        items = [canonical(item, neutral, key) for item in value]
+        if key in SET_FIELDS and all(isinstance(item, str) for item in items):
+            return sorted(set(items))
+        return items
+    if isinstance(value, str):
+        if key in ENUM_FIELDS:
+            return value.lower()
+        if key == "timeout" or key.endswith(("_timeout", "_duration", "_period")):
+            converted = seconds(value)
+            if converted is not value:
+                return converted
+        return neutral(value)
+    return value
+
+
+def keyed(items: list[dict[str, Any]], key: str, fallback: str) -> dict[str, dict[str, Any]]:
+    """A list of objects with an identity -> a map keyed by it (the key field removed)."""
+    result: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(items):
+        body = dict(item)
+        identity = str(body.pop(key, "") or f"{fallback}-{index}")
+        result[identity] = body
+    return result
+
+
+def secret_name(reference: str) -> str:
+    """``projects/123/secrets/name`` -> ``name``; a bare name stays as it is."""
+    return reference.rsplit("/", 1)[-1] if "/secrets/" in reference else reference
+
+
+def _normalize_env(
+    env: list[dict[str, Any]], fingerprints: Fingerprinter
+) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = {}
+    for index, variable in enumerate(env):
+        name = str(variable.get("name") or f"env-{index}")
+        source = variable.get("value_source") or {}
+        ref = source.get("secret_key_ref") if isinstance(source, dict) else None
+        if ref:
+            result[name] = {
+                "secret": secret_name(str(ref.get("secret", ""))),
+                "version": str(ref.get("version") or "latest"),
+            }
+            continue
+        value = variable.get("value", "")
+        if isinstance(value, dict):  # already normalized (idempotence)
+            result[name] = {"value": value}
+        elif looks_secret(name, str(value)):
+            result[name] = {"value": fingerprints.redacted(str(value))}
+        else:
+            result[name] = {"value": value}
+    return result
+
+
+def _normalize_container(container: dict[str, Any], fingerprints: Fingerprinter) -> dict[str, Any]:
+    body = dict(container)
+    env = body.get("env")
+    if isinstance(env, list):
+        body["env"] = _normalize_env(env, fingerprints)
+    ports = body.get("ports")
+    if isinstance(ports, list):
+        body["ports"] = keyed(
+            [{**port, "container_port": str(port.get("container_port") or 8080)} for port in ports],
+            "container_port",
+            "port",
+        )
+    if not body.get("ports"):
+        body["ports"] = dict(DEFAULT_PORT)
+    mounts = body.get("volume_mounts")
+    if isinstance(mounts, list):
+        body["volume_mounts"] = keyed(mounts, "name", "mount")
+    return body
+
+
+def _normalize_volume(volume: dict[str, Any]) -> dict[str, Any]:
+    body = dict(volume)
+    secret = body.get("secret")
+    if isinstance(secret, dict):
+        secret = dict(secret)
+        secret["secret"] = secret_name(str(secret.get("secret", "")))
+        items = secret.get("items")
+        if isinstance(items, list):
+            secret["items"] = {
+                str(item.get("path", f"item-{i}")): {
+                    "version": str(item.get("version") or "latest"),
+                    **({"mode": item["mode"]} if item.get("mode") else {}),
+                }
+                for i, item in enumerate(items)
+            }
+        body["secret"] = secret
+    return body
+
+
+def _normalize_template(template: dict[str, Any], fingerprints: Fingerprinter) -> dict[str, Any]:
+    body = {**TEMPLATE_DEFAULTS, **{k: v for k, v in template.items() if v not in ("", 0, None)}}
+    body.pop("revision", None)
+    body["scaling"] = {**SCALING_DEFAULTS, **_nonzero(template.get("scaling") or {})}
+    containers = template.get("containers")
+    if isinstance(containers, list):
+        body["containers"] = {
+            name: _normalize_container(container, fingerprints)
+            for name, container in keyed(containers, "name", "container").items()
+        }
+    volumes = template.get("volumes")
+    if isinstance(volumes, list):
+        body["volumes"] = {
+            name: _normalize_volume(volume)
+            for name, volume in keyed(volumes, "name", "volume").items()
+        }
+    return body
+
+
+def _nonzero(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.items() if value not in (0, None, "")}
+
+
+def _traffic_key(target: dict[str, Any]) -> str:
+    if target.get("tag"):
+        return f"tag:{target['tag']}"
+    if target.get("revision"):
+        return f"revision:{target['revision']}"
+    return str(target.get("type") or "latest").lower()
+
+
+def normalize_iam_policy(policy: Mapping[str, Any], neutral: Callable[[str], str]) -> dict[str, Any]:
+    """IAM policy -> ``{role: sorted members}``; etag and version dropped."""
+    roles: dict[str, set[str]] = {}
+    for binding in policy.get("bindings") or []:
+        role = str(binding.get("role", ""))
+        roles.setdefault(role, set()).update(neutral(str(m)) for m in binding.get("members") or [])
+    return {role: sorted(members) for role, members in sorted(roles.items()) if members}
+
+
+def normalize_service(
+    service: Mapping[str, Any],
+    iam_policy: Mapping[str, Any] | None,
+    neutral: Neutralizer,
+    fingerprints: Fingerprinter,
+) -> dict[str, Any]:
+    """One Cloud Run service (``Service.to_dict`` form) -> its canonical snapshot body."""
+    # The name becomes the resource key; a template's revision name changes on every deploy.
+    body: dict[str, Any] = {**SERVICE_DEFAULTS, **_nonzero(dict(service))}
+    body.pop("name", None)
+    template = service.get("template")
+    body["template"] = _normalize_template(dict(template or {}), fingerprints)
+    traffic = service.get("traffic")
+    if isinstance(traffic, list):
+        body["traffic"] = {_traffic_key(t): {"percent": t.get("percent", 0)} for t in traffic}
+    if iam_policy is not None:
+        body["iam"] = normalize_iam_policy(iam_policy, neutral)
+    return prune(canonical(body, neutral))

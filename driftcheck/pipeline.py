@@ -1,0 +1,174 @@
+"""The pipeline, stage by stage: collect an environment, compare with a baseline, report.
+
+This is the only module that knows every stage; each stage only knows its inputs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from driftcheck import __version__
+from driftcheck.baseline import file_sha256, read_snapshot
+from driftcheck.clients import ApiClients
+from driftcheck.collectors.cloud_run import CloudRunCollector
+from driftcheck.collectors.interface import CollectorResult
+from driftcheck.compare import CompareOptions, compare
+from driftcheck.config import LoadedConfig, Rules
+from driftcheck.fingerprint import Fingerprinter
+from driftcheck.model import BaselineRef, DriftReport, Provenance, Snapshot
+from driftcheck.report import build_report
+from driftcheck.rules import apply_rules
+
+
+def utc_now() -> str:
+    """Current time, ISO 8601 in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def collect_environment(
+    config: LoadedConfig, env_name: str, clients: ApiClients, fingerprints: Fingerprinter
+) -> Snapshot:
+    """Read one environment into a snapshot; what could not be read is listed in ``errors``."""
+    env = config.environment(env_name)
+    collected_at = utc_now()
+    result = CollectorResult()
+    result.merge(CloudRunCollector(clients.run, config.model.api, fingerprints).collect(env))
+    return Snapshot(
+        environment=env_name,
+        project=env.project,
+        collected_at=collected_at,
+        tool_version=__version__,
+        fingerprint_key_id=fingerprints.key_id,
+        resources=dict(sorted(result.resources.items())),
+        errors=sorted(result.errors, key=lambda e: (e.resource, e.source, e.message)),
+    )
+
+
+def shared_secrets(config: LoadedConfig | None, env_name: str) -> frozenset[str]:
+    """Secrets declared ``same_across_envs`` in ``env_name``."""
+    if config is None or env_name not in config.model.environments:
+        return frozenset()
+    env = config.model.environments[env_name]
+    return frozenset(spec.name for spec in env.secrets if spec.same_across_envs)
+
+
+def git_commit_of(path: Path) -> str | None:
+    """The commit that last touched ``path`` when it is in a clean git checkout, else None."""
+    try:
+        done = subprocess.run(
+            ["git", "log", "-1", "--format=%H", "--", path.name],  # noqa: S607 - git from PATH
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) == 40 else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a check or diff produced: the report and the snapshot it judged."""
+
+    report: DriftReport
+    snapshot: Snapshot
+
+
+def judge(
+    baseline: Snapshot,
+    baseline_path: Path,
+    snapshot: Snapshot,
+    rules: Rules,
+    provenance: Provenance,
+    options: CompareOptions,
+    today: date,
+) -> Comparison:
+    """Compare, apply rules, and build the report."""
+    findings = apply_rules(compare(baseline, snapshot, options), rules, today)
+    ref = BaselineRef(
+        environment=baseline.environment,
+        path=str(baseline_path),
+        sha256=file_sha256(baseline_path),
+        collected_at=baseline.collected_at,
+    )
+    report = build_report(
+        snapshot.environment,
+        ref,
+        findings,
+        [*baseline.errors, *snapshot.errors],
+        provenance,
+        generated_at=utc_now(),
+    )
+    return Comparison(report=report, snapshot=snapshot)
+
+
+def run_check(
+    config: LoadedConfig,
+    env_name: str,
+    base_env: str,
+    clients: ApiClients,
+    fingerprints: Fingerprinter,
+    command: str,
+    today: date | None = None,
+) -> Comparison:
+    """Collect ``env_name`` and compare it with the approved baseline of ``base_env``."""
+    config.environment(env_name)
+    config.environment(base_env)
+    baseline_path = config.baseline_path(base_env)
+    # Read the baseline first: a bad baseline is an input error, found before any API call.
+    baseline = read_snapshot(baseline_path, "baseline", environment=base_env)
+    started_at = utc_now()
+    snapshot = collect_environment(config, env_name, clients, fingerprints)
+    provenance = Provenance(
+        tool_version=__version__,
+        config_sha256=config.sha256,
+        principal=clients.principal,
+        endpoints=clients.endpoints,
+        fingerprint_key_id=fingerprints.key_id,
+        started_at=started_at,
+        finished_at=utc_now(),
+        baseline_git_commit=git_commit_of(baseline_path),
+        command=command,
+    )
+    options = CompareOptions(
+        cross_environment=env_name != base_env,
+        shared_secrets=shared_secrets(config, env_name),
+    )
+    return judge(
+        baseline, baseline_path, snapshot, config.model.rules, provenance, options,
+        today or date.today(),
+    )
+
+
+def run_diff(
+    baseline_path: Path,
+    snapshot_path: Path,
+    config: LoadedConfig | None,
+    command: str,
+    today: date | None = None,
+) -> Comparison:
+    """Offline comparison of two snapshot files, with the config's rules when there is one."""
+    baseline = read_snapshot(baseline_path, "baseline")
+    snapshot = read_snapshot(snapshot_path, "snapshot")
+    provenance = Provenance(
+        tool_version=__version__,
+        config_sha256=config.sha256 if config else None,
+        principal="offline (diff of snapshot files)",
+        fingerprint_key_id=snapshot.fingerprint_key_id,
+        started_at=snapshot.collected_at,
+        finished_at=snapshot.collected_at,
+        baseline_git_commit=git_commit_of(baseline_path),
+        command=command,
+    )
+    options = CompareOptions(
+        cross_environment=baseline.environment != snapshot.environment,
+        shared_secrets=shared_secrets(config, snapshot.environment),
+    )
+    rules = config.model.rules if config else Rules()
+    return judge(baseline, baseline_path, snapshot, rules, provenance, options, today or date.today())

@@ -1,0 +1,1 @@
+"""Report renderers, registered explicitly by format."""

@@ -1,0 +1,69 @@
+"""The registry of report formats: an Enum mapping each format to its renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+
+from driftcheck.errors import ReportError, UsageError
+from driftcheck.model import DriftReport
+from driftcheck.yamlio import write_text_atomic
+
+Renderer = Callable[[DriftReport], str]
+
+
+class ReportFormat(StrEnum):
+    """Formats that ``--format`` accepts; each maps to one renderer and one file suffix."""
+
+    JSON = "json"
+    HTML = "html"
+    MD = "md"
+
+    @property
+    def renderer(self) -> Renderer:
+        """The function that renders a report in this format."""
+        from driftcheck.render import html, json, markdown
+
+        renderers: dict[ReportFormat, Renderer] = {
+            ReportFormat.JSON: json.render,
+            ReportFormat.HTML: html.render,
+            ReportFormat.MD: markdown.render,
+        }
+        return renderers[self]
+
+
+def parse_formats(text: str) -> list[ReportFormat]:
+    """``"json,html"`` -> formats, in order, without repeats."""
+    formats: list[ReportFormat] = []
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        try:
+            fmt = ReportFormat(part)
+        except ValueError:
+            known = ", ".join(f.value for f in ReportFormat)
+            raise UsageError(f"--format: unknown format {part!r} (known: {known})") from None
+        if fmt not in formats:
+            formats.append(fmt)
+    if not formats:
+        raise UsageError("--format: name at least one format")
+    return formats
+
+
+def report_stem(environment: str, base_environment: str) -> str:
+    """``<ENV>-vs-<BASE>``, the name every report file of a check shares."""
+    return f"{environment}-vs-{base_environment}"
+
+
+def write_reports(
+    report: DriftReport, formats: list[ReportFormat], out_dir: Path, stem: str
+) -> list[Path]:
+    """Render every format first, then write each atomically; return the paths written."""
+    rendered = [(out_dir / f"{stem}.{fmt.value}", fmt.renderer(report)) for fmt in formats]
+    try:
+        for path, text in rendered:
+            write_text_atomic(path, text)
+    except OSError as exc:
+        raise ReportError(f"{out_dir}: cannot write reports: {exc.strerror}") from None
+    return [path for path, _text in rendered]

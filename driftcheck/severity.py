@@ -1,0 +1,116 @@
+"""The built-in severity catalogue: how much each kind of Cloud Run (and secret) drift matters.
+
+Rules are tried in order and the first match wins. A rule matches a resource glob and a path glob
+and may look at both values (ingress is only critical when it widens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from driftcheck.model import FindingKind, Severity
+
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+_INGRESS_OPENNESS = {
+    "ingress_traffic_internal_only": 0,
+    "ingress_traffic_internal_load_balancer": 1,
+    "ingress_traffic_all": 2,
+}
+
+Escalation = Callable[[Any, Any], bool]
+
+
+@dataclass(frozen=True)
+class CatalogueRule:
+    """``severity`` for findings under ``resource``/``path``; ``escalate_to`` when ``when`` holds."""
+
+    name: str
+    resource: str
+    path: str
+    severity: Severity
+    escalate_to: Severity | None = None
+    when: Escalation | None = None
+    kind: FindingKind | None = None
+
+    def matches(self, resource: str, path: str, kind: FindingKind) -> bool:
+        """Whether this rule covers the finding."""
+        if self.kind is not None and kind is not self.kind:
+            return False
+        return fnmatchcase(resource, self.resource) and fnmatchcase(path, self.path)
+
+    def severity_for(self, baseline: Any, actual: Any) -> Severity:
+        """The rule's severity, escalated when its condition holds."""
+        if self.escalate_to is not None and self.when is not None and self.when(baseline, actual):
+            return self.escalate_to
+        return self.severity
+
+
+def _ingress_widened(baseline: Any, actual: Any) -> bool:
+    before = _INGRESS_OPENNESS.get(str(baseline), -1)
+    after = _INGRESS_OPENNESS.get(str(actual), 3)
+    return after > before
+
+
+def _made_public(baseline: Any, actual: Any) -> bool:
+    before = set(baseline or []) & PUBLIC_MEMBERS
+    after = set(actual or []) & PUBLIC_MEMBERS
+    return bool(after - before)
+
+
+def _turned_on(baseline: Any, actual: Any) -> bool:
+    return actual is True and baseline is not True
+
+
+CATALOGUE: tuple[CatalogueRule, ...] = (
+    CatalogueRule("resource-presence", "*", "", Severity.HIGH),
+    CatalogueRule(
+        "ingress", "service/*", "ingress", Severity.HIGH, Severity.CRITICAL, _ingress_widened
+    ),
+    CatalogueRule(
+        "public-invoker",
+        "service/*",
+        "iam.roles/run.invoker",
+        Severity.HIGH,
+        Severity.CRITICAL,
+        _made_public,
+    ),
+    CatalogueRule(
+        "invoker-check-disabled",
+        "service/*",
+        "invoker_iam_disabled",
+        Severity.HIGH,
+        Severity.CRITICAL,
+        _turned_on,
+    ),
+    CatalogueRule("iam", "service/*", "iam*", Severity.HIGH),
+    CatalogueRule("request-timeout", "service/*", "template.timeout", Severity.HIGH),
+    CatalogueRule("session-affinity", "service/*", "template.session_affinity", Severity.HIGH),
+    CatalogueRule("http2-end-to-end", "service/*", "template.containers.*.ports*", Severity.HIGH),
+    CatalogueRule(
+        "max-concurrency", "service/*", "template.max_instance_request_concurrency", Severity.HIGH
+    ),
+    CatalogueRule("vpc-egress", "service/*", "template.vpc_access*", Severity.HIGH),
+    CatalogueRule("env-var", "service/*", "template.containers.*.env*", Severity.MEDIUM),
+    CatalogueRule("secret-volume", "service/*", "template.volumes*", Severity.MEDIUM),
+    CatalogueRule("volume-mount", "service/*", "template.containers.*.volume_mounts*", Severity.MEDIUM),
+    CatalogueRule("service-account", "service/*", "template.service_account", Severity.MEDIUM),
+    CatalogueRule("image", "service/*", "template.containers.*.image", Severity.LOW),
+    CatalogueRule("scaling", "service/*", "template.scaling*", Severity.INFO),
+    CatalogueRule("scaling", "service/*", "scaling*", Severity.INFO),
+    CatalogueRule("labels", "*", "labels*", Severity.INFO),
+    CatalogueRule("secret-fingerprint", "secret/*", "*fingerprint*", Severity.MEDIUM),
+    CatalogueRule("secret-reference", "secret/*", "references*", Severity.MEDIUM),
+    CatalogueRule("secret-policy", "secret/*", "*", Severity.MEDIUM),
+    CatalogueRule("other", "*", "*", Severity.LOW),
+)
+
+
+def classify(resource: str, path: str, kind: FindingKind, baseline: Any, actual: Any) -> tuple[Severity, str]:
+    """Severity and rule name for a finding, from the first matching catalogue rule."""
+    for rule in CATALOGUE:
+        if rule.matches(resource, path, kind):
+            return rule.severity_for(baseline, actual), rule.name
+    return Severity.LOW, "other"

@@ -1,0 +1,184 @@
+"""Strict YAML reading and canonical YAML writing.
+
+Every YAML file driftcheck reads (config, baselines, snapshots, scenarios) goes through
+:func:`load_yaml`: a safe loader that refuses aliases and anchors (no alias bombs), duplicate keys
+(a later key must not silently win), excessive nesting and oversized or non-UTF-8 files, and that
+remembers the line of every key so that errors can say where they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from driftcheck.errors import InputError
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML document and the line (1-based) of every key path in it."""
+
+    path: Path
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def where(self, key_path: KeyPath) -> str:
+        """``file:line`` for the deepest known prefix of ``key_path``."""
+        for end in range(len(key_path), -1, -1):
+            line = self.lines.get(tuple(key_path[:end]))
+            if line is not None:
+                return f"{self.path}:{line}"
+        return str(self.path)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and anchors."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused("aliases are not allowed", event.start_mark)
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused("anchors are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = mark.line + 1 if mark is not None else None
+
+
+def _key_text(node: yaml.Node) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else "<complex key>"
+
+
+def _index_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int], depth: int) -> None:
+    """Record the line of every key, and refuse duplicate keys and excessive depth."""
+    if depth > MAX_DEPTH:
+        raise _Refused(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused("mapping keys must be plain scalars", key_node.start_mark)
+            key = _key_text(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _Refused(
+                    f"duplicate key {key!r} (first defined on line {seen[key]})",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+            lines[(*prefix, key)] = line
+            _index_lines(value_node, (*prefix, key), lines, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*prefix, index)] = item.start_mark.line + 1
+            _index_lines(item, (*prefix, index), lines, depth + 1)
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                f"{path}: {what} is {size} bytes, larger than the {MAX_FILE_BYTES} byte limit"
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: {what} is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: {what} is not valid UTF-8") from None
+
+
+def load_yaml(path: Path, what: str = "file") -> YamlDocument:
+    """Parse one YAML document strictly; raise :class:`InputError` naming file and line."""
+    text = _read_text(path, what)
+    if not text.strip():
+        raise InputError(f"{path}: {what} is empty")
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError(f"{path}: {what} is empty")
+        lines: dict[KeyPath, int] = {}
+        _index_lines(node, (), lines, 0)
+        data = loader.construct_document(node)
+    except _Refused as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise InputError(f"{where}: {exc.message}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: invalid YAML: {type(exc).__name__}") from None
+    except RecursionError:
+        raise InputError(f"{path}: nesting too deep") from None
+    finally:
+        loader.dispose()
+    return YamlDocument(path=path, data=data, lines=lines)
+
+
+def dump_yaml(data: Any) -> str:
+    """Canonical YAML: sorted keys, block style, no aliases, stable across runs."""
+
+    class _NoAliasDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(
+        data,
+        Dumper=_NoAliasDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
+    )
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[str]]:
+    """Write ``path`` through a temporary file renamed into place, so no half file is seen."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text``."""
+    with atomic_writer(path) as handle:
+        handle.write(text)
