@@ -146,7 +146,9 @@ def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
         except DriftcheckError:
             log.debug("existing baseline unreadable; replacing it")
     write_snapshot(path, snapshot)
-    _echo_err(f"driftcheck: baseline of {env} written to {path} ({len(snapshot.resources)} resources)")
+    _echo_err(
+        f"driftcheck: baseline of {env} written to {path} ({len(snapshot.resources)} resources)"
+    )
 
 
 def _report_options(function: Any) -> Any:

@@ -90,7 +90,9 @@ def _lookup(tree: Any, path: list[Any]) -> Any:
     return node
 
 
-def _comparison_point(baseline: dict[str, Any], actual: dict[str, Any], path: list[Any]) -> list[Any]:
+def _comparison_point(
+    baseline: dict[str, Any], actual: dict[str, Any], path: list[Any]
+) -> list[Any]:
     """Shorten a deepdiff path to the unit that is reported: a list, or a redacted value."""
     for end in range(len(path) + 1):
         prefix = path[:end]
@@ -117,7 +119,9 @@ def _diff_paths(baseline: dict[str, Any], actual: dict[str, Any]) -> list[list[A
     return [paths[key] for key in sorted(paths)]
 
 
-def _fingerprint_finding(resource: str, path: str, before: Any, after: Any, options: CompareOptions) -> Finding | None:
+def _fingerprint_finding(
+    resource: str, path: str, before: Any, after: Any, options: CompareOptions
+) -> Finding | None:
     """Compare two redacted values: incomparable keys, cross-env rules, or a real change."""
     if not options.compares_fingerprints(resource):
         return None
@@ -147,16 +151,29 @@ def _resource_findings(
         path = _dotted(point)
         before, after = _lookup(baseline, point), _lookup(actual, point)
         if before is _MISSING:
-            yield make_finding(resource, path, FindingKind.ADDED, before, after, f"{path} added: {_show(after)}")
+            yield make_finding(
+                resource, path, FindingKind.ADDED, before, after, f"{path} added: {_show(after)}"
+            )
         elif after is _MISSING:
-            yield make_finding(resource, path, FindingKind.REMOVED, before, after, f"{path} removed (was {_show(before)})")
+            yield make_finding(
+                resource,
+                path,
+                FindingKind.REMOVED,
+                before,
+                after,
+                f"{path} removed (was {_show(before)})",
+            )
         elif is_redacted(before) and is_redacted(after):
             found = _fingerprint_finding(resource, path, before, after, options)
             if found is not None:
                 yield found
         else:
             yield make_finding(
-                resource, path, FindingKind.CHANGED, before, after,
+                resource,
+                path,
+                FindingKind.CHANGED,
+                before,
+                after,
                 f"{path} changed from {_show(before)} to {_show(after)}",
             )
 
@@ -165,7 +182,9 @@ def _unreadable(errors: Iterable[CollectionErrorRecord]) -> list[str]:
     return [error.resource for error in errors]
 
 
-def compare(baseline: Snapshot, actual: Snapshot, options: CompareOptions | None = None) -> list[Finding]:
+def compare(
+    baseline: Snapshot, actual: Snapshot, options: CompareOptions | None = None
+) -> list[Finding]:
     """Every difference between ``baseline`` and ``actual``, sorted by resource and path.
 
     Resources that could not be read on either side are not compared: their absence is a
@@ -183,11 +202,25 @@ def compare(baseline: Snapshot, actual: Snapshot, options: CompareOptions | None
             continue
         if before is None:
             findings.append(
-                make_finding(resource, "", FindingKind.ADDED, None, None, f"{resource} exists only in {actual.environment}")
+                make_finding(
+                    resource,
+                    "",
+                    FindingKind.ADDED,
+                    None,
+                    None,
+                    f"{resource} exists only in {actual.environment}",
+                )
             )
         elif after is None:
             findings.append(
-                make_finding(resource, "", FindingKind.REMOVED, None, None, f"{resource} is missing from {actual.environment}")
+                make_finding(
+                    resource,
+                    "",
+                    FindingKind.REMOVED,
+                    None,
+                    None,
+                    f"{resource} is missing from {actual.environment}",
+                )
             )
         else:
             findings.extend(_resource_findings(resource, before, after, options))

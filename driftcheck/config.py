@@ -20,7 +20,7 @@ DEFAULT_CONFIG = Path("driftcheck.yaml")
 
 
 class StrictModel(BaseModel):
-    """Config models: immutable, and an unknown key is an error (a typo must not disable a check)."""
+    """Config models: immutable; an unknown key is an error (a typo must not disable a check)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,7 +30,8 @@ class SecretSpec(StrictModel):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     expect_env: str | None = Field(
-        default=None, description="Variable of driftcheck's own environment holding the value "
+        default=None,
+        description="Variable of driftcheck's own environment holding the value "
         "a consumer (such as the E2E suite) uses; compared by fingerprint with the live version",
     )
     same_across_envs: bool = Field(
@@ -175,7 +176,9 @@ def describe_validation_error(
     exc: ValidationError, document: YamlDocument, model: type[BaseModel]
 ) -> str:
     """One line for the first validation error: ``file:line: key.path: what is wrong``."""
-    error = exc.errors()[0]
+    # A misspelt key shows up as unknown *and* as a missing one; the unknown one says more.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
     loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
     dotted = ".".join(str(part) for part in loc) or "<top level>"
     where = document.where(loc)
@@ -185,7 +188,7 @@ def describe_validation_error(
         return f"{where}: {dotted}: unknown key {unknown!r}{hint}"
     if error["type"] == "missing":
         return f"{where}: {dotted}: required key is missing"
-    extra = len(exc.errors()) - 1
+    extra = len(errors) - 1
     more = f" (and {extra} more error{'s' if extra > 1 else ''})" if extra else ""
     return f"{where}: {dotted}: {error['msg']}{more}"
 

@@ -71,7 +71,11 @@ def run_demo(out_dir: Path) -> int:
             codes = {}
             for env_name in ("production", "staging"):
                 comparison = run_check(
-                    config, env_name, "production", clients, fingerprints,
+                    config,
+                    env_name,
+                    "production",
+                    clients,
+                    fingerprints,
                     command=f"driftcheck check {env_name} --against production",
                 )
                 report = comparison.report

@@ -265,7 +265,9 @@ def _traffic_key(target: dict[str, Any]) -> str:
     return str(target.get("type") or "latest").lower()
 
 
-def normalize_iam_policy(policy: Mapping[str, Any], neutral: Callable[[str], str]) -> dict[str, Any]:
+def normalize_iam_policy(
+    policy: Mapping[str, Any], neutral: Callable[[str], str]
+) -> dict[str, Any]:
     """IAM policy -> ``{role: sorted members}``; etag and version dropped."""
     roles: dict[str, set[str]] = {}
     for binding in policy.get("bindings") or []:

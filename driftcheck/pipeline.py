@@ -58,7 +58,7 @@ def shared_secrets(config: LoadedConfig | None, env_name: str) -> frozenset[str]
 def git_commit_of(path: Path) -> str | None:
     """The commit that last touched ``path`` when it is in a clean git checkout, else None."""
     try:
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
             ["git", "log", "-1", "--format=%H", "--", path.name],  # noqa: S607 - git from PATH
             cwd=path.parent,
             capture_output=True,
@@ -141,7 +141,12 @@ def run_check(
         shared_secrets=shared_secrets(config, env_name),
     )
     return judge(
-        baseline, baseline_path, snapshot, config.model.rules, provenance, options,
+        baseline,
+        baseline_path,
+        snapshot,
+        config.model.rules,
+        provenance,
+        options,
         today or date.today(),
     )
 
@@ -171,4 +176,6 @@ def run_diff(
         shared_secrets=shared_secrets(config, snapshot.environment),
     )
     rules = config.model.rules if config else Rules()
-    return judge(baseline, baseline_path, snapshot, rules, provenance, options, today or date.today())
+    return judge(
+        baseline, baseline_path, snapshot, rules, provenance, options, today or date.today()
+    )

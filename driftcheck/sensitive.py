@@ -38,7 +38,9 @@ _SECRET_PREFIXES = (
 )
 _URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.IGNORECASE)
 _ENTROPY_MIN_LENGTH = 20
-_ENTROPY_THRESHOLD = 3.5
+_ENTROPY_THRESHOLD = 4.0
+_HEX_SECRET = re.compile(r"^[0-9a-fA-F]{32,}$")
+_HOSTNAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
 def shannon_entropy(value: str) -> float:
@@ -52,6 +54,10 @@ def shannon_entropy(value: str) -> float:
 
 def _high_entropy(value: str) -> bool:
     if len(value) < _ENTROPY_MIN_LENGTH or any(ch.isspace() for ch in value):
+        return False
+    if _HEX_SECRET.match(value):
+        return True
+    if _HOSTNAME.match(value):
         return False
     # Paths, URLs and dotted names are long but structured; they are not keys.
     if value.count("/") >= 2 or value.count(".") >= 3 or value.startswith(("http", "projects/")):

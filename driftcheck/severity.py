@@ -25,7 +25,7 @@ Escalation = Callable[[Any, Any], bool]
 
 @dataclass(frozen=True)
 class CatalogueRule:
-    """``severity`` for findings under ``resource``/``path``; ``escalate_to`` when ``when`` holds."""
+    """``severity`` for findings at ``resource``/``path``; ``escalate_to`` when ``when`` holds."""
 
     name: str
     resource: str
@@ -95,7 +95,9 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
     CatalogueRule("vpc-egress", "service/*", "template.vpc_access*", Severity.HIGH),
     CatalogueRule("env-var", "service/*", "template.containers.*.env*", Severity.MEDIUM),
     CatalogueRule("secret-volume", "service/*", "template.volumes*", Severity.MEDIUM),
-    CatalogueRule("volume-mount", "service/*", "template.containers.*.volume_mounts*", Severity.MEDIUM),
+    CatalogueRule(
+        "volume-mount", "service/*", "template.containers.*.volume_mounts*", Severity.MEDIUM
+    ),
     CatalogueRule("service-account", "service/*", "template.service_account", Severity.MEDIUM),
     CatalogueRule("image", "service/*", "template.containers.*.image", Severity.LOW),
     CatalogueRule("scaling", "service/*", "template.scaling*", Severity.INFO),
@@ -108,7 +110,9 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
 )
 
 
-def classify(resource: str, path: str, kind: FindingKind, baseline: Any, actual: Any) -> tuple[Severity, str]:
+def classify(
+    resource: str, path: str, kind: FindingKind, baseline: Any, actual: Any
+) -> tuple[Severity, str]:
     """Severity and rule name for a finding, from the first matching catalogue rule."""
     for rule in CATALOGUE:
         if rule.matches(resource, path, kind):

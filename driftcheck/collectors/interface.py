@@ -109,6 +109,8 @@ def guarded(
         return call()
     except api_failures() as exc:
         errors.append(
-            CollectionErrorRecord(source=source, resource=resource, message=describe_api_failure(exc))
+            CollectionErrorRecord(
+                source=source, resource=resource, message=describe_api_failure(exc)
+            )
         )
         return None

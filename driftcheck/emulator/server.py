@@ -131,7 +131,9 @@ class _Api:
         raise ApiError(404, f"The requested URL {path} was not found on this server.")
 
     # Cloud Run v2 ------------------------------------------------------------------------------
-    def _service_json(self, project_id: str, spec: ProjectSpec, location: str, raw: dict[str, Any]) -> dict[str, Any]:
+    def _service_json(
+        self, project_id: str, spec: ProjectSpec, location: str, raw: dict[str, Any]
+    ) -> dict[str, Any]:
         short = str(raw["name"]).rsplit("/", 1)[-1]
         name = f"projects/{project_id}/locations/{location}/services/{short}"
         digest = hashlib.sha256(f"{self.state.boot}{name}".encode()).hexdigest()
@@ -154,12 +156,16 @@ class _Api:
         }
         return {**volatile, **raw, "name": name}
 
-    def _services(self, project_ref: str, location: str) -> tuple[str, ProjectSpec, list[dict[str, Any]]]:
+    def _services(
+        self, project_ref: str, location: str
+    ) -> tuple[str, ProjectSpec, list[dict[str, Any]]]:
         project_id, spec = self.state.project(project_ref)
         raw = spec.services.get(location, [])
         return project_id, spec, [self._service_json(project_id, spec, location, s) for s in raw]
 
-    def list_services(self, project: str, location: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def list_services(
+        self, project: str, location: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         _pid, _spec, services = self._services(project, location)
         cap = self.state.scenario.max_page_size
         size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
@@ -170,14 +176,20 @@ class _Api:
             body["nextPageToken"] = str(start + size)
         return body
 
-    def get_service(self, project: str, location: str, name: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def get_service(
+        self, project: str, location: str, name: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         _pid, _spec, services = self._services(project, location)
         for service in services:
             if service["name"].endswith(f"/services/{name}"):
                 return service
-        raise ApiError(404, f"Resource 'projects/{project}/locations/{location}/services/{name}' was not found")
+        raise ApiError(
+            404, f"Resource 'projects/{project}/locations/{location}/services/{name}' was not found"
+        )
 
-    def get_iam_policy(self, project: str, location: str, name: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def get_iam_policy(
+        self, project: str, location: str, name: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         self.get_service(project, location, name, query=query)
         _pid, spec = self.state.project(project)
         policy = dict(spec.iam.get(name, {}))
@@ -192,7 +204,9 @@ class _Api:
             raise ApiError(404, f"Secret [projects/{spec.number}/secrets/{secret}] not found.")
         return f"projects/{spec.number}/secrets/{secret}", found
 
-    def get_secret(self, project: str, secret: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def get_secret(
+        self, project: str, secret: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         name, spec = self._secret(project, secret)
         return {
             "replication": {"automatic": {}},
@@ -226,7 +240,9 @@ class _Api:
                 return name, candidate
         raise ApiError(404, f"Secret Version [{name}/versions/{version}] not found.")
 
-    def list_versions(self, project: str, secret: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def list_versions(
+        self, project: str, secret: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         name, spec = self._secret(project, secret)
         versions = sorted(spec.versions, key=lambda v: -v.version)
         return {
@@ -234,11 +250,15 @@ class _Api:
             "totalSize": len(versions),
         }
 
-    def get_version(self, project: str, secret: str, version: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def get_version(
+        self, project: str, secret: str, version: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         name, found = self._resolve(project, secret, version)
         return self._version_json(name, found)
 
-    def access_version(self, project: str, secret: str, version: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+    def access_version(
+        self, project: str, secret: str, version: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
         name, found = self._resolve(project, secret, version)
         if found.state != "ENABLED":
             raise ApiError(
@@ -312,7 +332,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return True
         if spec.body == "html":
-            self._send_raw(spec.status, b"<html><body><h1>Server Error</h1></body></html>", "text/html")
+            self._send_raw(
+                spec.status, b"<html><body><h1>Server Error</h1></body></html>", "text/html"
+            )
         elif spec.body == "malformed":
             self._send_raw(spec.status, b'{"services": [{"name": ', "application/json")
         elif spec.body == "truncated":
@@ -334,7 +356,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_raw(status, json.dumps(body).encode("utf-8"), "application/json; charset=UTF-8")
 
     def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
-        self.send_response(status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else None)
+        self.send_response(
+            status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else None
+        )
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -388,4 +412,3 @@ class EmulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

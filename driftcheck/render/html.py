@@ -52,7 +52,9 @@ def _pretty(value: Any) -> str:
 
 def _grouped(findings: list[Finding]) -> list[tuple[str, list[Finding]]]:
     ordered = sorted(findings, key=lambda f: (f.resource, -f.severity.rank, f.path))
-    return [(resource, list(group)) for resource, group in groupby(ordered, key=lambda f: f.resource)]
+    return [
+        (resource, list(group)) for resource, group in groupby(ordered, key=lambda f: f.resource)
+    ]
 
 
 def render(report: DriftReport) -> str:

@@ -31,7 +31,9 @@ _MAX_CELL = 200
 
 def cell(value: Any) -> str:
     """A value made safe for one Markdown table cell."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    text = (
+        value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    )
     text = neutralize(text)
     if len(text) > _MAX_CELL:
         text = text[: _MAX_CELL - 1] + "…"
@@ -66,7 +68,9 @@ def render(report: DriftReport) -> str:
     ]
     if report.errors:
         lines += ["### Not collected (the report is incomplete)", ""]
-        lines += [f"- {cell(e.resource)} ({cell(e.source)}): {cell(e.message)}" for e in report.errors]
+        lines += [
+            f"- {cell(e.resource)} ({cell(e.source)}): {cell(e.message)}" for e in report.errors
+        ]
         lines.append("")
     if report.findings:
         lines += [

@@ -26,16 +26,15 @@ def render_summary(report: DriftReport, paths: list[Path]) -> str:
         f" ({s.suppressed} suppressed, {s.ignored} ignored)",
     ]
     active = [f for f in report.findings if f.active]
-    for finding in active[:_SHOWN]:
-        lines.append(
-            f"  [{finding.severity.value}] {neutralize(finding.resource)}: "
-            f"{neutralize(finding.message)}"
-        )
+    lines.extend(
+        f"  [{f.severity.value}] {neutralize(f.resource)}: {neutralize(f.message)}"
+        for f in active[:_SHOWN]
+    )
     if len(active) > _SHOWN:
         lines.append(f"  … and {len(active) - _SHOWN} more")
-    for error in report.errors:
-        lines.append(
-            f"  [not collected] {neutralize(error.resource)}: {neutralize(error.message)}"
-        )
+    lines.extend(
+        f"  [not collected] {neutralize(e.resource)}: {neutralize(e.message)}"
+        for e in report.errors
+    )
     lines += [f"  report: {path}" for path in paths]
     return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""``python -m driftcheck``: the same as the ``driftcheck`` console script."""
+
+from driftcheck.cli import main
+
+main()

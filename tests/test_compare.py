@@ -1,0 +1,239 @@
+"""Comparison and the severity catalogue, on hand-built snapshots."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+from driftcheck.compare import CompareOptions, compare, finding_id
+from driftcheck.config import Rules
+from driftcheck.fingerprint import Fingerprinter
+from driftcheck.model import CollectionErrorRecord, Finding, FindingKind, Severity, Snapshot
+from driftcheck.rules import apply_rules
+
+SERVICE: dict[str, Any] = {
+    "ingress": "ingress_traffic_internal_only",
+    "invoker_iam_disabled": False,
+    "iam": {"roles/run.invoker": ["serviceAccount:fe@${project}.iam.gserviceaccount.com"]},
+    "template": {
+        "timeout": 3600,
+        "session_affinity": True,
+        "max_instance_request_concurrency": 80,
+        "scaling": {"min_instance_count": 2, "max_instance_count": 10},
+        "vpc_access": {"connector": "c1", "egress": "private_ranges_only"},
+        "containers": {
+            "app": {
+                "image": "img:1",
+                "args": ["--a", "--b"],
+                "ports": {"8080": {"name": "http1"}},
+                "env": {"REDIS_HOST": {"value": "10.0.0.3"}, "LOG_LEVEL": {"value": "info"}},
+            }
+        },
+    },
+}
+
+
+def snapshot(env: str = "production", **resources: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        environment=env,
+        project="p",
+        collected_at="2026-01-01T00:00:00Z",
+        tool_version="t",
+        resources={key.replace("__", "/"): value for key, value in resources.items()},
+    )
+
+
+def changed(**edits: Any) -> dict[str, Any]:
+    """SERVICE with dotted-path edits applied (value None deletes)."""
+    body = copy.deepcopy(SERVICE)
+    for dotted, value in edits.items():
+        *parents, last = dotted.split("__")
+        node = body
+        for part in parents:
+            node = node[part]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return body
+
+
+def only(findings: list[Finding]) -> Finding:
+    assert len(findings) == 1, findings
+    return findings[0]
+
+
+def diff(after: dict[str, Any], before: dict[str, Any] = SERVICE) -> list[Finding]:
+    return compare(snapshot(service__backend=before), snapshot("staging", service__backend=after))
+
+
+def test_identical_snapshots_have_no_findings() -> None:
+    assert diff(copy.deepcopy(SERVICE)) == []
+
+
+def test_ingress_widened_is_critical_and_narrowed_is_high() -> None:
+    widened = only(diff(changed(ingress="ingress_traffic_all")))
+    assert (widened.severity, widened.kind, widened.path) == (
+        Severity.CRITICAL, FindingKind.CHANGED, "ingress"
+    )
+    assert (widened.baseline, widened.actual) == ("ingress_traffic_internal_only", "ingress_traffic_all")
+    narrowed = only(diff(SERVICE, before=changed(ingress="ingress_traffic_all")))
+    assert narrowed.severity is Severity.HIGH
+
+
+def test_public_invoker_is_critical() -> None:
+    public = changed(iam={"roles/run.invoker": ["allUsers", *SERVICE["iam"]["roles/run.invoker"]]})
+    finding = only(diff(public))
+    assert finding.severity is Severity.CRITICAL
+    assert finding.path == "iam.roles/run.invoker"
+    assert "allUsers" in finding.actual
+
+
+def test_invoker_check_disabled_is_critical() -> None:
+    assert only(diff(changed(invoker_iam_disabled=True))).severity is Severity.CRITICAL
+
+
+def test_websocket_settings_are_high() -> None:
+    findings = diff(
+        changed(
+            template__timeout=300,
+            template__session_affinity=False,
+            template__max_instance_request_concurrency=1000,
+            template__vpc_access={"connector": "c2", "egress": "private_ranges_only"},
+        )
+    )
+    by_path = {f.path: f.severity for f in findings}
+    assert by_path == {
+        "template.timeout": Severity.HIGH,
+        "template.session_affinity": Severity.HIGH,
+        "template.max_instance_request_concurrency": Severity.HIGH,
+        "template.vpc_access.connector": Severity.HIGH,
+    }
+
+
+def test_http2_end_to_end_is_high() -> None:
+    body = changed()
+    body["template"]["containers"]["app"]["ports"]["8080"]["name"] = "h2c"
+    finding = only(diff(body))
+    assert (finding.path, finding.severity) == ("template.containers.app.ports.8080.name", Severity.HIGH)
+
+
+def test_env_vars_medium_image_low_scaling_info() -> None:
+    body = changed(template__scaling={"min_instance_count": 0, "max_instance_count": 10})
+    app = body["template"]["containers"]["app"]
+    app["image"] = "img:2"
+    del app["env"]["LOG_LEVEL"]
+    app["env"]["NEW_FLAG"] = {"value": "on"}
+    app["env"]["REDIS_HOST"] = {"value": "10.9.9.9"}
+    found = {(f.path, f.kind): f.severity for f in diff(body)}
+    assert found == {
+        ("template.containers.app.env.LOG_LEVEL", FindingKind.REMOVED): Severity.MEDIUM,
+        ("template.containers.app.env.NEW_FLAG", FindingKind.ADDED): Severity.MEDIUM,
+        ("template.containers.app.env.REDIS_HOST.value", FindingKind.CHANGED): Severity.MEDIUM,
+        ("template.containers.app.image", FindingKind.CHANGED): Severity.LOW,
+        ("template.scaling.min_instance_count", FindingKind.CHANGED): Severity.INFO,
+    }
+
+
+def test_changed_map_is_reported_key_by_key_not_whole() -> None:
+    body = changed()
+    body["template"]["vpc_access"]["egress"] = "all_traffic"
+    finding = only(diff(body))
+    assert finding.path == "template.vpc_access.egress"
+    assert finding.actual == "all_traffic"
+
+
+def test_ordered_list_is_one_changed_value() -> None:
+    body = changed()
+    body["template"]["containers"]["app"]["args"] = ["--b", "--a", "--c"]
+    finding = only(diff(body))
+    assert finding.path == "template.containers.app.args"
+    assert finding.actual == ["--b", "--a", "--c"]
+
+
+def test_resource_on_one_side_only_is_a_finding() -> None:
+    findings = compare(
+        snapshot(service__a=SERVICE, service__b=SERVICE),
+        snapshot("staging", service__b=SERVICE, service__c=SERVICE),
+    )
+    kinds = {(f.resource, f.kind, f.severity) for f in findings}
+    assert kinds == {
+        ("service/a", FindingKind.REMOVED, Severity.HIGH),
+        ("service/c", FindingKind.ADDED, Severity.HIGH),
+    }
+
+
+def test_finding_ids_are_stable_and_distinct() -> None:
+    first = only(diff(changed(template__timeout=300)))
+    second = only(diff(changed(template__timeout=60)))
+    assert first.id == second.id == finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
+    assert first.id != finding_id("service/backend", "template.timeout", FindingKind.ADDED)
+
+
+def test_fingerprints_within_environment_and_incomparable_keys() -> None:
+    one, other = Fingerprinter(b"key-one-0123456789"), Fingerprinter(b"key-two-0123456789")
+
+    def with_secret(fingerprints: Fingerprinter, value: str) -> dict[str, Any]:
+        body = changed()
+        body["template"]["containers"]["app"]["env"]["TOKEN"] = {"value": fingerprints.redacted(value)}
+        return body
+
+    rotated = compare(
+        snapshot(service__backend=with_secret(one, "v1")),
+        snapshot(service__backend=with_secret(one, "v2")),
+    )
+    assert only(rotated).severity is Severity.MEDIUM
+    assert only(rotated).path == "template.containers.app.env.TOKEN.value"
+    assert "v1" not in only(rotated).message
+    rekeyed = compare(
+        snapshot(service__backend=with_secret(one, "v1")),
+        snapshot(service__backend=with_secret(other, "v1")),
+    )
+    assert only(rekeyed).severity is Severity.INFO
+    assert "incomparable" in only(rekeyed).message
+    across = compare(
+        snapshot(service__backend=with_secret(one, "prod-value")),
+        snapshot("staging", service__backend=with_secret(one, "staging-value")),
+        CompareOptions(cross_environment=True),
+    )
+    assert across == []
+
+
+def test_unreadable_resources_are_not_reported_as_drift() -> None:
+    error = CollectionErrorRecord(source="run", resource="service/a", message="403")
+    actual = snapshot("staging", service__b=SERVICE).model_copy(update={"errors": [error]})
+    assert compare(snapshot(service__a=SERVICE, service__b=SERVICE), actual) == []
+
+
+def test_user_rules_override_ignore_and_suppress() -> None:
+    body = changed(
+        template__timeout=300,
+        template__scaling={"min_instance_count": 0, "max_instance_count": 10},
+    )
+    body["template"]["containers"]["app"]["image"] = "img:2"
+    findings = diff(body)
+    timeout_id = finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
+    rules = Rules.model_validate(
+        {
+            "severity": [{"resource": "service/*", "path": "template.containers.*.image",
+                          "severity": "critical"}],
+            "ignore": [{"path": "template.scaling.*", "reason": "scales to zero"}],
+            "suppress": [
+                {"id": timeout_id, "reason": "accepted", "owner": "ops", "expires": "2026-12-31"},
+                {"id": "0000", "reason": "old", "owner": "ops", "expires": "2030-01-01"},
+            ],
+        }
+    )
+    result = {f.path: f for f in apply_rules(findings, rules, date(2026, 6, 1))}
+    assert result["template.containers.app.image"].severity is Severity.CRITICAL
+    assert result["template.containers.app.image"].rule == "rules.severity[0]"
+    assert result["template.scaling.min_instance_count"].ignored
+    assert result["template.scaling.min_instance_count"].reason == "scales to zero"
+    assert result["template.timeout"].suppressed
+    assert "ops" in (result["template.timeout"].reason or "")
+    assert "stale suppression" in result["rules.suppress[1]"].message
+
+    expired = {f.path: f for f in apply_rules(findings, rules, date(2027, 1, 1))}
+    assert not expired["template.timeout"].suppressed
+    assert "expired" in expired["rules.suppress[0]"].message

@@ -1,0 +1,154 @@
+"""Normalization: environment-neutral, explicit defaults, no volatile fields, no secrets in clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from driftcheck.fingerprint import Fingerprinter
+from driftcheck.normalize import Neutralizer, canonical, normalize_service, prune
+from driftcheck.sensitive import looks_secret
+
+FINGERPRINTS = Fingerprinter(b"unit-test-key-0123456789")
+
+
+def raw_service(project: str = "acme-prod", **template: Any) -> dict[str, Any]:
+    """A service in ``Service.to_dict`` form (snake_case, enum names, duration strings)."""
+    return {
+        "name": f"projects/{project}/locations/us-central1/services/backend",
+        "uid": "5b1c",
+        "generation": "7",
+        "etag": '"abc"',
+        "create_time": "2026-01-01T00:00:00Z",
+        "update_time": "2026-02-01T00:00:00Z",
+        "creator": "someone@example.com",
+        "uri": "https://backend-xyz-uc.a.run.app",
+        "conditions": [{"type": "Ready"}],
+        "reconciling": False,
+        "observed_generation": "7",
+        "latest_ready_revision": "backend-00007-abc",
+        "ingress": "INGRESS_TRAFFIC_ALL",
+        "annotations": {"run.googleapis.com/client-name": "gcloud", "owner": "team-a"},
+        "template": {
+            "revision": "backend-00007-abc",
+            "timeout": "300s",
+            "service_account": f"backend@{project}.iam.gserviceaccount.com",
+            "vpc_access": {
+                "connector": f"projects/{project}/locations/us-central1/connectors/egress",
+                "egress": "ALL_TRAFFIC",
+            },
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "gcr.io/x/app:1",
+                    "env": [
+                        {"name": "REDIS_HOST", "value": "redis.us-central1.internal"},
+                        {"name": "API_TOKEN", "value": "canary-token-value-123"},
+                        {
+                            "name": "BYPASS",
+                            "value_source": {
+                                "secret_key_ref": {
+                                    "secret": "projects/111/secrets/e2e-key",
+                                    "version": "7",
+                                }
+                            },
+                        },
+                    ],
+                }
+            ],
+            **template,
+        },
+    }
+
+
+def normalize(raw: dict[str, Any], project: str = "acme-prod") -> dict[str, Any]:
+    neutral = Neutralizer(project=project, region="us-central1", project_number="111")
+    return normalize_service(raw, {"bindings": []}, neutral, FINGERPRINTS)
+
+
+def test_volatile_fields_are_dropped() -> None:
+    body = normalize(raw_service())
+    for volatile in ("name", "uid", "generation", "etag", "create_time", "update_time",
+                     "creator", "uri", "conditions", "reconciling", "observed_generation",
+                     "latest_ready_revision"):
+        assert volatile not in body
+    assert "revision" not in body["template"]
+    assert body["annotations"] == {"owner": "team-a"}
+
+
+def test_project_and_region_become_placeholders_so_environments_compare_equal() -> None:
+    prod = normalize(raw_service("acme-prod"), "acme-prod")
+    staging = normalize(raw_service("acme-staging"), "acme-staging")
+    assert prod == staging
+    assert prod["template"]["vpc_access"]["connector"] == (
+        "projects/${project}/locations/${region}/connectors/egress"
+    )
+    assert prod["template"]["service_account"] == "backend@${project}.iam.gserviceaccount.com"
+
+
+def test_enums_lower_case_and_durations_in_seconds() -> None:
+    body = normalize(raw_service(timeout="3600s"))
+    assert body["ingress"] == "ingress_traffic_all"
+    assert body["template"]["vpc_access"]["egress"] == "all_traffic"
+    assert body["template"]["timeout"] == 3600
+
+
+def test_defaults_are_explicit_so_unset_equals_default() -> None:
+    unset = raw_service()
+    del unset["template"]["timeout"]
+    explicit = raw_service(
+        timeout="300s",
+        max_instance_request_concurrency=80,
+        session_affinity=False,
+        scaling={"min_instance_count": 0, "max_instance_count": 100},
+    )
+    assert normalize(unset) == normalize(explicit)
+    body = normalize(unset)
+    assert body["template"]["timeout"] == 300
+    assert body["template"]["containers"]["app"]["ports"] == {"8080": {"name": "http1"}}
+    assert body["invoker_iam_disabled"] is False
+
+
+def test_identity_lists_become_maps() -> None:
+    body = normalize(raw_service())
+    env = body["template"]["containers"]["app"]["env"]
+    assert set(env) == {"REDIS_HOST", "API_TOKEN", "BYPASS"}
+    assert env["REDIS_HOST"] == {"value": "redis.${region}.internal"}
+
+
+def test_secret_references_keep_name_and_version() -> None:
+    env = normalize(raw_service())["template"]["containers"]["app"]["env"]
+    assert env["BYPASS"] == {"secret": "e2e-key", "version": "7"}
+
+
+def test_secret_looking_value_is_replaced_by_keyed_fingerprint() -> None:
+    env = normalize(raw_service())["template"]["containers"]["app"]["env"]
+    value = env["API_TOKEN"]["value"]
+    assert value["redacted"] is True
+    assert value["fingerprint"] == FINGERPRINTS.fingerprint("canary-token-value-123")
+    assert "canary-token-value-123" not in repr(normalize(raw_service()))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "secret"),
+    [
+        ("DB_PASSWORD", "hunter2", True),
+        ("STRIPE", "sk_live_abcdef", True),
+        ("SOME_VALUE", "AKIAIOSFODNN7EXAMPLE", True),
+        ("DATABASE_URL", "postgres://app:s3cret@db:5432/app", True),
+        ("BLOB", "q8Zr1XvT4kLm0PwYs7Nd2Hc9Jf6Gb3Ue", True),
+        ("REDIS_HOST", "10.0.0.3", False),
+        ("LOG_LEVEL", "info", False),
+        ("IMAGE", "us-docker.pkg.dev/acme/apps/backend:1.2.3", False),
+        ("SIGNING_KEY_ID", "key-2026", False),
+    ],
+)
+def test_secret_detection(name: str, value: str, secret: bool) -> None:
+    assert looks_secret(name, value) is secret
+
+
+def test_normalizing_twice_equals_normalizing_once() -> None:
+    neutral = Neutralizer(project="acme-prod", region="us-central1")
+    once = normalize(raw_service())
+    assert prune(canonical(once, neutral)) == once
