@@ -7,6 +7,7 @@ run ends *incomplete* instead of crashing or, worse, reporting a partial read as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from driftcheck.model import CollectionErrorRecord
 
 T = TypeVar("T")
 _MAX_MESSAGE = 300
+_REQUEST_PREFIX = re.compile(r"^[A-Z]+ https?://\S+: ")
 
 
 @dataclass
@@ -70,9 +72,11 @@ def describe_api_failure(exc: BaseException) -> str:
         inner = describe_api_failure(cause) if cause is not None else "transient errors"
         return f"gave up after retrying: {inner}"
     if isinstance(exc, core.GoogleAPICallError):
-        status = exc.grpc_status_code.name if exc.grpc_status_code is not None else ""
-        code = f"{exc.code} {status}".strip() if exc.code else status or type(exc).__name__
-        return _clip(f"{code}: {exc.message}")
+        status = _status_name(exc)
+        code = f"{exc.code or ''} {status}".strip() or type(exc).__name__
+        # The REST transport prefixes "GET <url>: "; the resource is named elsewhere.
+        message = _REQUEST_PREFIX.sub("", exc.message or "")
+        return _clip(f"{code}: {message}" if message else code)
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out waiting for the API"
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -80,6 +84,18 @@ def describe_api_failure(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.RequestException):
         return f"HTTP failure: {type(exc).__name__}"
     return f"unreadable API response: {type(exc).__name__}"
+
+
+def _status_name(exc: Any) -> str:
+    """Google's status name (PERMISSION_DENIED…) from the exception or its JSON error body."""
+    if exc.grpc_status_code is not None:
+        return str(exc.grpc_status_code.name)
+    response = getattr(exc, "response", None)
+    try:
+        status = response.json()["error"]["status"] if response is not None else ""
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    return status if isinstance(status, str) and status.isidentifier() else ""
 
 
 def _clip(text: str) -> str:

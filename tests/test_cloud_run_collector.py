@@ -1,0 +1,150 @@
+"""The Cloud Run collector through the real google-cloud-run client against the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from driftcheck.baseline import body_of
+from driftcheck.clients import build_clients
+from driftcheck.config import load_config
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.fingerprint import Fingerprinter
+from driftcheck.model import Snapshot
+from driftcheck.pipeline import collect_environment
+from tests.conftest import TEST_KEY
+from tests.factories import PROD, invoker_policy, project, scenario, service, two_environments
+
+Start = Callable[[Scenario], EmulatorServer]
+
+
+def collect(workdir: Path, env: str = "production") -> Snapshot:
+    config = load_config(workdir / "driftcheck.yaml")
+    return collect_environment(config, env, build_clients(), Fingerprinter(TEST_KEY.encode()))
+
+
+def many_services(count: int) -> Scenario:
+    services = [service(f"svc-{i:02d}") for i in range(count)]
+    iam = {f"svc-{i:02d}": invoker_policy("user:a@example.com") for i in range(count)}
+    return scenario(projects={PROD: project(services, iam=iam)}, max_page_size=3)
+
+
+def test_pagination_is_followed_and_nothing_is_fetched_twice(emulator: Start, workdir: Path) -> None:
+    server = emulator(many_services(10))
+    snapshot = collect(workdir)
+    assert sorted(snapshot.resources) == [f"service/svc-{i:02d}" for i in range(10)]
+    assert snapshot.errors == []
+    lists = [path for method, path in server.calls if path.endswith("/services")]
+    iam = [path for method, path in server.calls if path.endswith(":getIamPolicy")]
+    gets = [p for _m, p in server.calls if ":" not in p and p.rsplit("/", 2)[-2] == "services"]
+    assert len(lists) == 4  # 10 services, pages of 3
+    assert len(iam) == 10
+    assert gets == []  # list_services returns whole services
+    assert snapshot.resources["service/svc-03"]["iam"] == {"roles/run.invoker": ["user:a@example.com"]}
+
+
+def test_only_configured_services_are_kept(emulator: Start, tmp_path: Path) -> None:
+    from tests.factories import write_config
+
+    write_config(
+        tmp_path,
+        environments={"production": {"project": PROD, "regions": ["us-central1"],
+                                     "services": ["svc-01", "svc-04"]}},
+    )
+    emulator(many_services(6))
+    assert sorted(collect(tmp_path).resources) == ["service/svc-01", "service/svc-04"]
+
+
+@pytest.mark.parametrize("status", [503, 429, 500])
+def test_transient_errors_are_retried(emulator: Start, workdir: Path, status: int) -> None:
+    faults = [FaultSpec(path="/services$", status=status, times=2),
+              FaultSpec(path=":getIamPolicy$", status=status, times=1)]
+    server = emulator(two_environments(faults=faults))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert "service/backend" in snapshot.resources
+    assert len([p for _m, p in server.calls if p.endswith("/services")]) == 3
+
+
+def test_forbidden_iam_policy_is_a_recorded_error_naming_the_service(
+    emulator: Start, workdir: Path
+) -> None:
+    faults = [FaultSpec(path="services/auth:getIamPolicy$", status=403)]
+    emulator(
+        scenario(
+            projects={
+                PROD: project(
+                    [service("auth"), service("backend")],
+                    iam={"backend": invoker_policy("user:a@example.com")},
+                )
+            },
+            faults=faults,
+        )
+    )
+    snapshot = collect(workdir)
+    assert [(e.resource, e.source) for e in snapshot.errors] == [
+        ("service/auth", "run.googleapis.com")
+    ]
+    assert "403" in snapshot.errors[0].message
+    assert "PERMISSION_DENIED" in snapshot.errors[0].message
+    assert "iam" in snapshot.resources["service/backend"]
+
+
+def test_forbidden_listing_marks_the_whole_region_unreadable(emulator: Start, workdir: Path) -> None:
+    emulator(two_environments(faults=[FaultSpec(path="/services$", status=403)]))
+    snapshot = collect(workdir)
+    assert snapshot.resources == {}
+    assert [e.resource for e in snapshot.errors] == ["service/*"]
+
+
+def test_unreachable_endpoint_gives_up_in_bounded_time(
+    monkeypatch: pytest.MonkeyPatch, workdir: Path
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DRIFTCHECK_RUN_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("DRIFTCHECK_SECRETMANAGER_ENDPOINT", f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    snapshot = collect(workdir)
+    elapsed = time.monotonic() - started
+    assert [e.resource for e in snapshot.errors] == ["service/*"]
+    assert "gave up after retrying" in snapshot.errors[0].message
+    assert elapsed < 30  # retry_seconds is 3 in the test config; generous bound for slow CI
+
+
+def test_collecting_twice_gives_an_identical_body(emulator: Start, workdir: Path) -> None:
+    emulator(two_environments())
+    first = collect(workdir)
+    emulator(two_environments())  # a fresh boot: new uids, etags, times and uris
+    second = collect(workdir)
+    assert body_of(first) == body_of(second)
+
+
+def test_multi_region_keys_carry_the_region(emulator: Start, tmp_path: Path) -> None:
+    from tests.factories import write_config
+
+    write_config(
+        tmp_path,
+        environments={"production": {"project": PROD, "regions": ["us-central1", "europe-west1"]}},
+    )
+    data = project([service("api")])
+    data["services"]["europe-west1"] = [service("api")]
+    emulator(scenario(projects={PROD: data}))
+    assert sorted(collect(tmp_path).resources) == [
+        "service/europe-west1/api",
+        "service/us-central1/api",
+    ]
+
+
+def test_only_read_methods_reach_the_api(emulator: Start, workdir: Path) -> None:
+    server = emulator(two_environments())
+    collect(workdir)
+    assert server.calls
+    assert {method for method, _path in server.calls} == {"GET"}
