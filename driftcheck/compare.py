@@ -9,6 +9,7 @@ redacted value is compared as a whole: by fingerprint where that is meaningful, 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -73,10 +74,19 @@ def make_finding(
     )
 
 
-def _show(value: Any) -> str:
+def _masked(value: Any) -> Any:
     if is_redacted(value):
         return "<redacted>"
-    text = repr(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def _show(value: Any) -> str:
+    """A short, deterministic rendering of a value for messages; redacted values stay hidden."""
+    text = json.dumps(_masked(value), sort_keys=True, ensure_ascii=False)
     return text if len(text) <= _MESSAGE_VALUE_LIMIT else text[: _MESSAGE_VALUE_LIMIT - 1] + "…"
 
 

@@ -119,8 +119,9 @@ def load_yaml(path: Path, what: str = "file") -> YamlDocument:
     text = _read_text(path, what)
     if not text.strip():
         raise InputError(f"{path}: {what} is empty")
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise InputError(f"{path}: {what} is empty")
@@ -135,12 +136,16 @@ def load_yaml(path: Path, what: str = "file") -> YamlDocument:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = exc.problem or exc.context or "invalid YAML"
         raise InputError(f"{where}: invalid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise InputError(f"{path}:{line}: invalid YAML: control character in the text") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: invalid YAML: {type(exc).__name__}") from None
     except RecursionError:
         raise InputError(f"{path}: nesting too deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return YamlDocument(path=path, data=data, lines=lines)
 
 

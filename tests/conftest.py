@@ -109,12 +109,11 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()
+        code = 0
         try:
             main(list(args))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover - main always exits
-            code = 0
         captured = capsys.readouterr()
         return CliResult(code=code, stdout=captured.out, stderr=captured.err)
 

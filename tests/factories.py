@@ -83,9 +83,7 @@ def two_environments(
 ) -> Scenario:
     """Production and staging, by default with identical estates."""
     prod = prod_services if prod_services is not None else [service("backend", PROD)]
-    staging = (
-        staging_services if staging_services is not None else [service("backend", STAGING)]
-    )
+    staging = staging_services if staging_services is not None else [service("backend", STAGING)]
     return scenario(
         projects={
             PROD: project(prod, "111111111111"),

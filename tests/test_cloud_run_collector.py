@@ -33,7 +33,9 @@ def many_services(count: int) -> Scenario:
     return scenario(projects={PROD: project(services, iam=iam)}, max_page_size=3)
 
 
-def test_pagination_is_followed_and_nothing_is_fetched_twice(emulator: Start, workdir: Path) -> None:
+def test_pagination_is_followed_and_nothing_is_fetched_twice(
+    emulator: Start, workdir: Path
+) -> None:
     server = emulator(many_services(10))
     snapshot = collect(workdir)
     assert sorted(snapshot.resources) == [f"service/svc-{i:02d}" for i in range(10)]
@@ -44,7 +46,9 @@ def test_pagination_is_followed_and_nothing_is_fetched_twice(emulator: Start, wo
     assert len(lists) == 4  # 10 services, pages of 3
     assert len(iam) == 10
     assert gets == []  # list_services returns whole services
-    assert snapshot.resources["service/svc-03"]["iam"] == {"roles/run.invoker": ["user:a@example.com"]}
+    assert snapshot.resources["service/svc-03"]["iam"] == {
+        "roles/run.invoker": ["user:a@example.com"]
+    }
 
 
 def test_only_configured_services_are_kept(emulator: Start, tmp_path: Path) -> None:
@@ -52,8 +56,13 @@ def test_only_configured_services_are_kept(emulator: Start, tmp_path: Path) -> N
 
     write_config(
         tmp_path,
-        environments={"production": {"project": PROD, "regions": ["us-central1"],
-                                     "services": ["svc-01", "svc-04"]}},
+        environments={
+            "production": {
+                "project": PROD,
+                "regions": ["us-central1"],
+                "services": ["svc-01", "svc-04"],
+            }
+        },
     )
     emulator(many_services(6))
     assert sorted(collect(tmp_path).resources) == ["service/svc-01", "service/svc-04"]
@@ -61,8 +70,10 @@ def test_only_configured_services_are_kept(emulator: Start, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("status", [503, 429, 500])
 def test_transient_errors_are_retried(emulator: Start, workdir: Path, status: int) -> None:
-    faults = [FaultSpec(path="/services$", status=status, times=2),
-              FaultSpec(path=":getIamPolicy$", status=status, times=1)]
+    faults = [
+        FaultSpec(path="/services$", status=status, times=2),
+        FaultSpec(path=":getIamPolicy$", status=status, times=1),
+    ]
     server = emulator(two_environments(faults=faults))
     snapshot = collect(workdir)
     assert snapshot.errors == []
@@ -94,7 +105,9 @@ def test_forbidden_iam_policy_is_a_recorded_error_naming_the_service(
     assert "iam" in snapshot.resources["service/backend"]
 
 
-def test_forbidden_listing_marks_the_whole_region_unreadable(emulator: Start, workdir: Path) -> None:
+def test_forbidden_listing_marks_the_whole_region_unreadable(
+    emulator: Start, workdir: Path
+) -> None:
     emulator(two_environments(faults=[FaultSpec(path="/services$", status=403)]))
     snapshot = collect(workdir)
     assert snapshot.resources == {}

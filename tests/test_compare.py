@@ -75,9 +75,14 @@ def test_identical_snapshots_have_no_findings() -> None:
 def test_ingress_widened_is_critical_and_narrowed_is_high() -> None:
     widened = only(diff(changed(ingress="ingress_traffic_all")))
     assert (widened.severity, widened.kind, widened.path) == (
-        Severity.CRITICAL, FindingKind.CHANGED, "ingress"
+        Severity.CRITICAL,
+        FindingKind.CHANGED,
+        "ingress",
     )
-    assert (widened.baseline, widened.actual) == ("ingress_traffic_internal_only", "ingress_traffic_all")
+    assert (widened.baseline, widened.actual) == (
+        "ingress_traffic_internal_only",
+        "ingress_traffic_all",
+    )
     narrowed = only(diff(SERVICE, before=changed(ingress="ingress_traffic_all")))
     assert narrowed.severity is Severity.HIGH
 
@@ -116,7 +121,10 @@ def test_http2_end_to_end_is_high() -> None:
     body = changed()
     body["template"]["containers"]["app"]["ports"]["8080"]["name"] = "h2c"
     finding = only(diff(body))
-    assert (finding.path, finding.severity) == ("template.containers.app.ports.8080.name", Severity.HIGH)
+    assert (finding.path, finding.severity) == (
+        "template.containers.app.ports.8080.name",
+        Severity.HIGH,
+    )
 
 
 def test_env_vars_medium_image_low_scaling_info() -> None:
@@ -167,7 +175,11 @@ def test_resource_on_one_side_only_is_a_finding() -> None:
 def test_finding_ids_are_stable_and_distinct() -> None:
     first = only(diff(changed(template__timeout=300)))
     second = only(diff(changed(template__timeout=60)))
-    assert first.id == second.id == finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
+    assert (
+        first.id
+        == second.id
+        == finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
+    )
     assert first.id != finding_id("service/backend", "template.timeout", FindingKind.ADDED)
 
 
@@ -176,7 +188,9 @@ def test_fingerprints_within_environment_and_incomparable_keys() -> None:
 
     def with_secret(fingerprints: Fingerprinter, value: str) -> dict[str, Any]:
         body = changed()
-        body["template"]["containers"]["app"]["env"]["TOKEN"] = {"value": fingerprints.redacted(value)}
+        body["template"]["containers"]["app"]["env"]["TOKEN"] = {
+            "value": fingerprints.redacted(value)
+        }
         return body
 
     rotated = compare(
@@ -216,8 +230,13 @@ def test_user_rules_override_ignore_and_suppress() -> None:
     timeout_id = finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
     rules = Rules.model_validate(
         {
-            "severity": [{"resource": "service/*", "path": "template.containers.*.image",
-                          "severity": "critical"}],
+            "severity": [
+                {
+                    "resource": "service/*",
+                    "path": "template.containers.*.image",
+                    "severity": "critical",
+                }
+            ],
             "ignore": [{"path": "template.scaling.*", "reason": "scales to zero"}],
             "suppress": [
                 {"id": timeout_id, "reason": "accepted", "owner": "ops", "expires": "2026-12-31"},

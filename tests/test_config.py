@@ -54,14 +54,21 @@ def test_valid_config_loads_with_defaults_and_resolved_paths(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace("    regions:", "    regoins:"), ":5: environments.production.regoins: "
-         "unknown key 'regoins' (did you mean 'regions'?)"),
+        (
+            GOOD.replace("    regions:", "    regoins:"),
+            ":5: environments.production.regoins: unknown key 'regoins' (did you mean 'regions'?)",
+        ),
         (GOOD.replace("version: 1", "version: 2"), ":1: version: Input should be 1"),
         (GOOD.replace("    project: acme-prod\n", ""), "environments.production.project: required"),
         (GOOD + "environments: {}\n", "duplicate key 'environments' (first defined on line 2)"),
-        ("base: &b {project: x}\nversion: 1\nenvironments: {p: *b}\n", ":1: anchors are not allowed"),
-        (GOOD.replace("regions: [us-central1]", "regions: us-central1"),
-         "environments.production.regions: Input should be a valid list"),
+        (
+            "base: &b {project: x}\nversion: 1\nenvironments: {p: *b}\n",
+            ":1: anchors are not allowed",
+        ),
+        (
+            GOOD.replace("regions: [us-central1]", "regions: us-central1"),
+            "environments.production.regions: Input should be a valid list",
+        ),
         (GOOD.replace("reason: staging scales to zero", "reason: ''"), "rules.ignore.0.reason"),
         (GOOD.replace("expires: 2030-01-01", "expires: someday"), "rules.suppress.0.expires"),
         ("", "config file is empty"),
@@ -103,9 +110,7 @@ def test_cli_misspelt_key_exits_2_with_one_line_and_no_traceback(
     assert result.stdout == ""
 
 
-def test_cli_unknown_environment_exits_2(
-    workdir: Path, run_cli: Callable[..., CliResult]
-) -> None:
+def test_cli_unknown_environment_exits_2(workdir: Path, run_cli: Callable[..., CliResult]) -> None:
     result = run_cli("--config", str(workdir / "driftcheck.yaml"), "collect", "qa")
     assert result.code == 2
     assert "unknown environment 'qa' (known: production, staging)" in result.stderr

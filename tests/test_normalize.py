@@ -1,4 +1,4 @@
-"""Normalization: environment-neutral, explicit defaults, no volatile fields, no secrets in clear."""
+"""Normalization: env-neutral, explicit defaults, no volatile fields, no secrets in clear."""
 
 from __future__ import annotations
 
@@ -69,9 +69,20 @@ def normalize(raw: dict[str, Any], project: str = "acme-prod") -> dict[str, Any]
 
 def test_volatile_fields_are_dropped() -> None:
     body = normalize(raw_service())
-    for volatile in ("name", "uid", "generation", "etag", "create_time", "update_time",
-                     "creator", "uri", "conditions", "reconciling", "observed_generation",
-                     "latest_ready_revision"):
+    for volatile in (
+        "name",
+        "uid",
+        "generation",
+        "etag",
+        "create_time",
+        "update_time",
+        "creator",
+        "uri",
+        "conditions",
+        "reconciling",
+        "observed_generation",
+        "latest_ready_revision",
+    ):
         assert volatile not in body
     assert "revision" not in body["template"]
     assert body["annotations"] == {"owner": "team-a"}

@@ -1,0 +1,279 @@
+"""The command line end to end: exit codes, files written, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.model import DriftReport
+from tests.conftest import CliResult
+from tests.factories import PROD, STAGING, invoker_policy, project, scenario, service
+
+Start = Callable[[Scenario], EmulatorServer]
+Run = Callable[..., CliResult]
+
+
+def incident() -> Scenario:
+    """Production and a drifted staging, as in the motivating incident."""
+    prod = service("backend", PROD)
+    staging = service(
+        "backend",
+        STAGING,
+        ingress="INGRESS_TRAFFIC_ALL",
+        template={
+            **service("backend", STAGING)["template"],
+            "timeout": "300s",
+            "sessionAffinity": False,
+        },
+    )
+    staging["template"]["containers"][0]["ports"] = [{"name": "h2c", "containerPort": 8080}]
+    staging["template"]["containers"][0]["env"].append(
+        {"name": "SESSION_SECRET", "value": "canary-session-secret-5d1f"}
+    )
+    return scenario(
+        projects={
+            PROD: project([prod], "111111111111", iam={"backend": invoker_policy("user:a@x.com")}),
+            STAGING: project(
+                [staging], "222222222222", iam={"backend": invoker_policy("allUsers")}
+            ),
+        }
+    )
+
+
+def report_of(directory: Path, stem: str) -> DriftReport:
+    return DriftReport.model_validate_json((directory / f"{stem}.json").read_text())
+
+
+@pytest.fixture
+def cli(run_cli: Run, workdir: Path) -> Run:
+    """run_cli with --config pointing at the work folder's driftcheck.yaml."""
+    return lambda *args: run_cli("--config", str(workdir / "driftcheck.yaml"), *args)
+
+
+def test_environment_against_its_own_fresh_baseline_is_clean(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident())
+    made = cli("baseline", "production")
+    assert made.code == 0, made.stderr
+    assert (workdir / "baselines" / "production.yaml").is_file()
+    result = cli("check", "production")
+    assert result.code == 0, result.stderr
+    report = report_of(workdir / "reports", "production-vs-production")
+    assert report.status.value == "clean"
+    assert report.findings == []
+    for suffix in ("json", "html", "md", "snapshot.yaml"):
+        assert (workdir / "reports" / f"production-vs-production.{suffix}").is_file()
+
+
+def test_staging_against_production_reports_each_planted_drift(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident())
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 1
+    report = report_of(workdir / "reports", "staging-vs-production")
+    assert report.status.value == "drift"
+    found = {(f.path, f.severity.value) for f in report.findings}
+    assert {
+        ("ingress", "critical"),
+        ("iam.roles/run.invoker", "critical"),
+        ("template.timeout", "high"),
+        ("template.session_affinity", "high"),
+        ("template.containers.app.ports.8080.name", "high"),
+        ("template.containers.app.env.SESSION_SECRET", "medium"),
+    } <= found
+    assert "staging vs production: DRIFT" in result.stderr
+    assert "staging-vs-production.html" in result.stderr
+
+
+def test_fail_on_raises_the_threshold(emulator: Start, cli: Run) -> None:
+    emulator(incident())
+    cli("baseline", "production")
+    assert cli("check", "staging", "--against", "production", "--fail-on", "critical").code == 1
+    staging_only_medium = cli("check", "staging", "--against", "production", "--fail-on", "info")
+    assert staging_only_medium.code == 1
+
+
+def test_forbidden_service_yields_exit_3_and_an_incomplete_report_naming_it(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    server = emulator(incident())
+    assert cli("baseline", "staging").code == 0
+    server.add_fault(FaultSpec(path="services/backend:getIamPolicy$", status=403))
+    result = cli("check", "staging", "--format", "json,md")
+    assert result.code == 3
+    report = report_of(workdir / "reports", "staging-vs-staging")
+    assert report.status.value == "incomplete"
+    assert [(e.resource, e.source) for e in report.errors] == [
+        ("service/backend", "run.googleapis.com")
+    ]
+    assert "service/backend" in result.stderr and "403" in result.stderr
+    markdown = (workdir / "reports" / "staging-vs-staging.md").read_text()
+    assert "incomplete" in markdown and "service/backend" in markdown
+
+
+def test_baseline_refuses_to_write_an_incomplete_collection(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident()).add_fault(FaultSpec(path="/services$", status=403))
+    result = cli("baseline", "production")
+    assert result.code == 3
+    assert not (workdir / "baselines" / "production.yaml").exists()
+    assert "baseline not written" in result.stderr
+
+
+def test_baseline_is_unchanged_when_nothing_changed(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident())
+    cli("baseline", "production")
+    path = workdir / "baselines" / "production.yaml"
+    first = path.read_bytes()
+    result = cli("baseline", "production")
+    assert result.code == 0
+    assert "unchanged" in result.stderr
+    assert path.read_bytes() == first
+
+
+def test_baseline_check_accepts_canonical_and_rejects_edited(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident())
+    cli("baseline", "production")
+    assert cli("baseline", "production", "--check").code == 0
+    path = workdir / "baselines" / "production.yaml"
+    path.write_text(path.read_text().replace("resources:\n", "resources:  \n"), encoding="utf-8")
+    result = cli("baseline", "production", "--check")
+    assert result.code == 2
+    assert "not in canonical form" in result.stderr
+
+
+def test_missing_baseline_is_an_input_error(emulator: Start, cli: Run) -> None:
+    server = emulator(incident())
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 2
+    assert "baselines/production.yaml: baseline not found" in result.stderr
+    assert server.calls == []  # the baseline is read before any API call
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        (lambda text: text.replace("schema_version: 1", "schema_version: 9"), "schema version 9"),
+        (
+            lambda text: text.replace("environment: production", "environment: staging"),
+            "is of environment 'staging', expected 'production'",
+        ),
+        (lambda text: text + "resources: {}\n", "duplicate key 'resources'"),
+        (lambda text: text.replace("project: acme-prod", "project: [1, 2]"), "project"),
+        (lambda text: "\x00\x01garbage", "invalid YAML"),
+    ],
+)
+def test_corrupt_baseline_is_exit_2_naming_file_and_place(
+    emulator: Start, cli: Run, workdir: Path, mutation: Callable[[str], str], expected: str
+) -> None:
+    emulator(incident())
+    cli("baseline", "production")
+    path = workdir / "baselines" / "production.yaml"
+    path.write_text(mutation(path.read_text()), encoding="utf-8")
+    result = cli("check", "production")
+    assert result.code == 2
+    assert str(path) in result.stderr and expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (workdir / "reports").exists()
+
+
+def test_missing_fingerprint_key_is_a_usage_error(
+    emulator: Start, cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator(incident())
+    monkeypatch.delenv("DRIFTCHECK_FINGERPRINT_KEY")
+    result = cli("collect", "production")
+    assert result.code == 2
+    assert "DRIFTCHECK_FINGERPRINT_KEY is not set" in result.stderr
+
+
+def test_bad_format_is_a_usage_error(emulator: Start, cli: Run) -> None:
+    server = emulator(incident())
+    result = cli("check", "production", "--format", "json,pdf")
+    assert result.code == 2
+    assert "unknown format 'pdf'" in result.stderr
+    assert server.calls == []
+
+
+def test_collect_writes_yaml_to_stdout_or_a_file(emulator: Start, cli: Run, workdir: Path) -> None:
+    emulator(incident())
+    result = cli("collect", "staging")
+    assert result.code == 0
+    assert result.stdout.startswith("schema_version: 1\nenvironment: staging\n")
+    assert "service/backend:" in result.stdout
+    out = workdir / "snap.yaml"
+    assert cli("collect", "staging", "-o", str(out)).code == 0
+    assert "service/backend:" in out.read_text()
+
+
+def test_diff_reproduces_the_findings_of_check(emulator: Start, cli: Run, workdir: Path) -> None:
+    emulator(incident())
+    cli("baseline", "production")
+    cli("check", "staging", "--against", "production")
+    checked = report_of(workdir / "reports", "staging-vs-production")
+    out = workdir / "offline"
+    result = cli(
+        "diff",
+        str(workdir / "baselines" / "production.yaml"),
+        str(workdir / "reports" / "staging-vs-production.snapshot.yaml"),
+        "--out-dir",
+        str(out),
+    )
+    assert result.code == 1
+    replayed = report_of(out, "staging-vs-production")
+    assert [f.model_dump() for f in replayed.findings] == [f.model_dump() for f in checked.findings]
+
+
+def test_secret_looking_value_never_appears_in_any_output(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident())
+    streams = [
+        cli("baseline", "staging"),
+        cli("collect", "staging"),
+        cli("-v", "check", "staging"),
+        cli("check", "staging", "--against", "production"),
+        cli("-v", "check", "staging", "--against", "production"),
+    ]
+    assert "canary-session-secret" not in json.dumps([s.__dict__ for s in streams])
+    for path in workdir.rglob("*"):
+        if path.is_file():
+            assert b"canary-session-secret" not in path.read_bytes(), path
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftcheck",
+            "--config",
+            str(tmp_path / "none.yaml"),
+            "collect",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip() == f"driftcheck: error: {tmp_path / 'none.yaml'}: config file not found"
+    )
