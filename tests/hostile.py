@@ -1,0 +1,60 @@
+"""Hostile strings for markup-injection tests, and a report that carries them everywhere."""
+
+from __future__ import annotations
+
+from driftcheck.compare import make_finding
+from driftcheck.model import (
+    BaselineRef,
+    CollectionErrorRecord,
+    DriftReport,
+    FindingKind,
+    Provenance,
+    Severity,
+)
+from driftcheck.report import build_report
+
+HOSTILE = [
+    "<script>window.__pwned = 1; alert(1)</script>",
+    '"><img src=x onerror="window.__pwned=2;alert(2)">',
+    "javascript:alert(3)",
+    "{{7*7}}{% raw %}${7*7}",
+    "a | b | c\n| --- |",
+    "\x1b[31mred\x1b[0m\x07",
+    "<a href='http://198.51.100.7/x'>link</a>",
+]
+
+
+def hostile_report() -> DriftReport:
+    """A report whose every string field carries a hostile value."""
+    findings = [
+        make_finding(
+            resource=f"service/{text}",
+            path=f"template.containers.{text}.env.X",
+            kind=FindingKind.CHANGED,
+            baseline={"value": text},
+            actual=[text, "ok"],
+            message=f"changed: {text}",
+        )
+        for text in HOSTILE
+    ]
+    findings.append(
+        make_finding(
+            "service/backend", "template.timeout", FindingKind.CHANGED, 3600, 300,
+            "template.timeout changed", severity=Severity.HIGH,
+        )
+    )
+    errors = [
+        CollectionErrorRecord(source=text, resource=f"service/{text}", message=text)
+        for text in HOSTILE
+    ]
+    return build_report(
+        environment="<b>staging</b>",
+        baseline=BaselineRef(
+            environment="prod<script>", path="baselines/<x>.yaml", sha256="0" * 64,
+            collected_at="2026-01-01T00:00:00Z",
+        ),
+        findings=findings,
+        errors=errors,
+        provenance=Provenance(tool_version="test", principal=HOSTILE[1], command=HOSTILE[0]),
+        generated_at="2026-01-01T00:00:00Z",
+    )
