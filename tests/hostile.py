@@ -39,8 +39,13 @@ def hostile_report() -> DriftReport:
     ]
     findings.append(
         make_finding(
-            "service/backend", "template.timeout", FindingKind.CHANGED, 3600, 300,
-            "template.timeout changed", severity=Severity.HIGH,
+            "service/backend",
+            "template.timeout",
+            FindingKind.CHANGED,
+            3600,
+            300,
+            "template.timeout changed",
+            severity=Severity.HIGH,
         )
     )
     errors = [
@@ -50,7 +55,9 @@ def hostile_report() -> DriftReport:
     return build_report(
         environment="<b>staging</b>",
         baseline=BaselineRef(
-            environment="prod<script>", path="baselines/<x>.yaml", sha256="0" * 64,
+            environment="prod<script>",
+            path="baselines/<x>.yaml",
+            sha256="0" * 64,
             collected_at="2026-01-01T00:00:00Z",
         ),
         findings=findings,

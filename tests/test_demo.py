@@ -28,7 +28,8 @@ def test_demo_runs_and_reports_the_incident(
     assert found[("service/backend", "template.containers.app.ports.8080.name")] == "high"
     assert found[("service/backend", "template.vpc_access.egress")] == "high"
     assert found[("service/backend", "template.containers.app.env.REDIS_HOST.value")] == "medium"
-    assert found[("service/backend", "template.containers.app.env.WS_HEARTBEAT_SECONDS")] == "medium"
+    heartbeat = ("service/backend", "template.containers.app.env.WS_HEARTBEAT_SECONDS")
+    assert found[heartbeat] == "medium"
     ignored = [f for f in drift.findings if f.ignored]
     assert ignored and all(f.path.startswith("template.scaling.") for f in ignored)
     for suffix in ("json", "html", "md"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from driftcheck.render.interface import ReportFormat, write_reports
 from tests.hostile import hostile_report
@@ -38,7 +38,12 @@ def opened(browser: Browser, tmp_path: Path) -> Iterator[tuple[Page, dict[str, l
     [path] = write_reports(hostile_report(), [ReportFormat.HTML], tmp_path, "hostile")
     events: dict[str, list[Any]] = {"dialogs": [], "requests": [], "errors": [], "console": []}
     page = browser.new_page()
-    page.on("dialog", lambda dialog: (events["dialogs"].append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        events["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("request", lambda request: events["requests"].append(request.url))
     page.on("pageerror", lambda error: events["errors"].append(str(error)))
     page.on("console", lambda message: events["console"].append(message.text))

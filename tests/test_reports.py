@@ -41,11 +41,26 @@ def test_json_report_validates_against_the_published_schema(tmp_path: Path) -> N
     jsonschema.validate(document, schema)
     assert document["status"] == "incomplete"
     assert set(document) >= {
-        "schema_version", "tool_version", "generated_at", "environment", "baseline", "status",
-        "summary", "findings", "errors",
+        "schema_version",
+        "tool_version",
+        "generated_at",
+        "environment",
+        "baseline",
+        "status",
+        "summary",
+        "findings",
+        "errors",
     }
     assert set(document["findings"][0]) >= {
-        "id", "resource", "path", "kind", "severity", "baseline", "actual", "message", "rule",
+        "id",
+        "resource",
+        "path",
+        "kind",
+        "severity",
+        "baseline",
+        "actual",
+        "message",
+        "rule",
         "suppressed",
     }
     assert DriftReport.model_validate(document) == hostile_report()
@@ -74,6 +89,6 @@ def test_html_is_escaped_and_self_contained() -> None:
     for text in HOSTILE[:2]:
         assert text not in html
     assert "&lt;script&gt;window.__pwned" in html
-    assert "http-equiv=\"Content-Security-Policy\"" in html
+    assert 'http-equiv="Content-Security-Policy"' in html
     assert "<img" not in html and "<link" not in html  # no external assets, no injected tags
     assert html.count("<script>") == 1
