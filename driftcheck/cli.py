@@ -50,14 +50,22 @@ def _command_line() -> str:
     help="Config file (default: $DRIFTCHECK_CONFIG or ./driftcheck.yaml).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks on errors.")
+@click.option(
+    "--no-secret-payloads",
+    is_flag=True,
+    help="Do not access secret payloads (roles/secretmanager.viewer is enough); "
+    "fingerprints are marked unavailable.",
+)
 @click.version_option(__version__, prog_name="driftcheck")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context, config_path: str | None, verbose: bool, no_secret_payloads: bool
+) -> None:
     """Detect configuration drift between Cloud Run environments and approved baselines."""
     _state["verbose"] = verbose
     logging.basicConfig(format="driftcheck: %(levelname)s: %(message)s", stream=sys.stderr)
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    ctx.obj = {"config_path": config_path}
+    ctx.obj = {"config_path": config_path, "access_payloads": not no_secret_payloads}
 
 
 def _config(ctx: click.Context) -> Any:
@@ -96,7 +104,9 @@ def collect(ctx: click.Context, env: str, output: str | None) -> None:
 
     config = _config(ctx)
     config.environment(env)
-    snapshot = collect_environment(config, env, _clients(), _fingerprinter())
+    snapshot = collect_environment(
+        config, env, _clients(), _fingerprinter(), ctx.obj["access_payloads"]
+    )
     if snapshot.errors:
         _refuse_incomplete(snapshot, "snapshot")
     if output:
@@ -135,7 +145,9 @@ def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
             )
         _echo_err(f"driftcheck: {path} is a valid, canonical baseline of {env}")
         return
-    snapshot = collect_environment(config, env, _clients(), _fingerprinter())
+    snapshot = collect_environment(
+        config, env, _clients(), _fingerprinter(), ctx.obj["access_payloads"]
+    )
     if snapshot.errors:
         _refuse_incomplete(snapshot, "baseline")
     if path.exists():
@@ -208,7 +220,13 @@ def check(
     config = _config(ctx)
     fingerprints = _fingerprinter()
     comparison = run_check(
-        config, env, base_env or env, _clients(), fingerprints, command=_command_line()
+        config,
+        env,
+        base_env or env,
+        _clients(),
+        fingerprints,
+        command=_command_line(),
+        access_payloads=ctx.obj["access_payloads"],
     )
     _finish(comparison, formats, Path(out_dir) if out_dir else config.reports_dir, fail_on)
 

@@ -23,6 +23,28 @@ _MISSING = object()
 _MESSAGE_VALUE_LIMIT = 120
 
 
+# Judged by violations, not by comparison: what a consumer holds is not estate state.
+# A reference's version state is judged by violations too (one finding, not two).
+ALWAYS_SKIPPED = (("secret/*", "consumers*"), ("secret/*", "references.*.state"))
+# Facts that legitimately differ between environments: version numbers, not whether pinned.
+CROSS_ENVIRONMENT_SKIPPED = (
+    ("secret/*", "versions*"),
+    ("secret/*", "latest.version"),
+    ("secret/*", "references.*.requested"),
+    ("secret/*", "references.*.resolved"),
+)
+
+# Across environments a pinned version number is expected to differ; pinned-vs-latest is drift.
+CROSS_ENVIRONMENT_PINNED = (
+    ("service/*", "template.containers.*.env.*.version"),
+    ("service/*", "template.volumes.*.secret.items.*.version"),
+)
+
+
+def _both_pinned(before: Any, after: Any) -> bool:
+    return str(before).isdigit() and str(after).isdigit()
+
+
 @dataclass(frozen=True)
 class CompareOptions:
     """How to compare: within one environment, or across two (staging vs production)."""
@@ -30,11 +52,25 @@ class CompareOptions:
     cross_environment: bool = False
     shared_secrets: frozenset[str] = field(default_factory=frozenset)
 
+    def skips(self, resource: str, path: str, before: Any, after: Any) -> bool:
+        """Whether a difference at ``path`` is not drift under these options."""
+        if _matches(ALWAYS_SKIPPED, resource, path):
+            return True
+        if not self.cross_environment:
+            return False
+        if _matches(CROSS_ENVIRONMENT_PINNED, resource, path) and _both_pinned(before, after):
+            return True
+        return _matches(CROSS_ENVIRONMENT_SKIPPED, resource, path)
+
     def compares_fingerprints(self, resource: str) -> bool:
         """Fingerprints are compared within an environment, and across only for shared secrets."""
         if not self.cross_environment:
             return True
         return resource.startswith("secret/") and resource.split("/", 1)[1] in self.shared_secrets
+
+
+def _matches(rules: tuple[tuple[str, str], ...], resource: str, path: str) -> bool:
+    return any(fnmatchcase(resource, r) and fnmatchcase(path, p) for r, p in rules)
 
 
 def finding_id(resource: str, path: str, kind: FindingKind) -> str:
@@ -160,6 +196,11 @@ def _resource_findings(
     for point in _diff_paths(baseline, actual):
         path = _dotted(point)
         before, after = _lookup(baseline, point), _lookup(actual, point)
+        if options.skips(resource, path, before, after):
+            continue
+        sensitive = is_redacted(before) or is_redacted(after)
+        if sensitive and not options.compares_fingerprints(resource):
+            continue
         if before is _MISSING:
             yield make_finding(
                 resource, path, FindingKind.ADDED, before, after, f"{path} added: {_show(after)}"

@@ -29,6 +29,8 @@ from driftcheck.report import exit_code
 
 # A fixed, published key: demo fingerprints are reproducible and protect nothing real.
 DEMO_FINGERPRINT_KEY = "driftcheck-demo-key-not-for-real-use"
+# The E2E suite in the story still holds staging's version 7; staging has rotated to 8.
+DEMO_CONSUMER = ("E2E_OAUTH_SIMULATION_KEY", "demo-stg-e2e-key-v7-51b2")
 
 
 @contextmanager
@@ -57,6 +59,7 @@ def run_demo(out_dir: Path) -> int:
             RUN_ENDPOINT_VAR: emulator.url,
             SECRETMANAGER_ENDPOINT_VAR: emulator.url,
             KEY_ENV_VAR: DEMO_FINGERPRINT_KEY,
+            DEMO_CONSUMER[0]: DEMO_CONSUMER[1],
         }
         with _environment(overrides):
             config = load_config(config_path)

@@ -24,7 +24,8 @@ VOLATILE_FIELDS = frozenset(
         "create_time",
         "update_time",
         "delete_time",
-        "expire_time",
+        "destroy_time",
+        "next_rotation_time",
         "uri",
         "urls",
         "creator",
@@ -62,6 +63,8 @@ ENUM_FIELDS = frozenset(
         "type",
         "encryption_key_revocation_action",
         "scaling_mode",
+        "secret_type",
+        "state",
     }
 )
 # Lists whose order carries no meaning: compared as sorted sets.
@@ -77,7 +80,6 @@ TEMPLATE_DEFAULTS: dict[str, Any] = {
     "timeout": 300,
     "max_instance_request_concurrency": 80,
     "session_affinity": False,
-    "execution_environment": "execution_environment_unspecified",
 }
 SCALING_DEFAULTS: dict[str, Any] = {"min_instance_count": 0, "max_instance_count": 100}
 DEFAULT_PORT = {"8080": {"name": "http1"}}
@@ -147,8 +149,9 @@ def canonical(value: Any, neutral: Callable[[str], str], key: str = "") -> Any:
         return items
     if isinstance(value, str):
         if key in ENUM_FIELDS:
-            return value.lower()
-        if key == "timeout" or key.endswith(("_timeout", "_duration", "_period")):
+            # An unspecified enum is the API's way of saying "unset": the default applies.
+            return "" if value.lower().endswith("_unspecified") else value.lower()
+        if key in ("timeout", "ttl", "rotation_period") or key.endswith(("_timeout", "_ttl")):
             converted = seconds(value)
             if converted is not value:
                 return converted

@@ -15,12 +15,14 @@ from driftcheck.baseline import file_sha256, read_snapshot
 from driftcheck.clients import ApiClients
 from driftcheck.collectors.cloud_run import CloudRunCollector
 from driftcheck.collectors.interface import CollectorResult
+from driftcheck.collectors.secrets import SecretManagerCollector, plan_secrets
 from driftcheck.compare import CompareOptions, compare
 from driftcheck.config import LoadedConfig, Rules
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import BaselineRef, DriftReport, Provenance, Snapshot
 from driftcheck.report import build_report
 from driftcheck.rules import apply_rules
+from driftcheck.violations import find_violations
 
 
 def utc_now() -> str:
@@ -29,13 +31,23 @@ def utc_now() -> str:
 
 
 def collect_environment(
-    config: LoadedConfig, env_name: str, clients: ApiClients, fingerprints: Fingerprinter
+    config: LoadedConfig,
+    env_name: str,
+    clients: ApiClients,
+    fingerprints: Fingerprinter,
+    access_payloads: bool = True,
 ) -> Snapshot:
     """Read one environment into a snapshot; what could not be read is listed in ``errors``."""
     env = config.environment(env_name)
     collected_at = utc_now()
     result = CollectorResult()
     result.merge(CloudRunCollector(clients.run, config.model.api, fingerprints).collect(env))
+    plan = plan_secrets(result.resources, env)
+    if plan.names:
+        secrets = SecretManagerCollector(
+            clients.secrets, config.model.api, fingerprints, access_payloads=access_payloads
+        )
+        result.merge(secrets.collect(env, plan))
     return Snapshot(
         environment=env_name,
         project=env.project,
@@ -90,7 +102,9 @@ def judge(
     today: date,
 ) -> Comparison:
     """Compare, apply rules, and build the report."""
-    findings = apply_rules(compare(baseline, snapshot, options), rules, today)
+    findings = apply_rules(
+        [*compare(baseline, snapshot, options), *find_violations(snapshot)], rules, today
+    )
     ref = BaselineRef(
         environment=baseline.environment,
         path=str(baseline_path),
@@ -116,6 +130,7 @@ def run_check(
     fingerprints: Fingerprinter,
     command: str,
     today: date | None = None,
+    access_payloads: bool = True,
 ) -> Comparison:
     """Collect ``env_name`` and compare it with the approved baseline of ``base_env``."""
     config.environment(env_name)
@@ -124,7 +139,7 @@ def run_check(
     # Read the baseline first: a bad baseline is an input error, found before any API call.
     baseline = read_snapshot(baseline_path, "baseline", environment=base_env)
     started_at = utc_now()
-    snapshot = collect_environment(config, env_name, clients, fingerprints)
+    snapshot = collect_environment(config, env_name, clients, fingerprints, access_payloads)
     provenance = Provenance(
         tool_version=__version__,
         config_sha256=config.sha256,

@@ -124,9 +124,12 @@ def guarded(
     try:
         return call()
     except api_failures() as exc:
-        errors.append(
-            CollectionErrorRecord(
-                source=source, resource=resource, message=describe_api_failure(exc)
-            )
-        )
+        errors.append(failure_record(source, resource, exc))
         return None
+
+
+def failure_record(source: str, resource: str, exc: BaseException) -> CollectionErrorRecord:
+    """The collection error recorded for a failed call."""
+    return CollectionErrorRecord(
+        source=source, resource=resource, message=describe_api_failure(exc)
+    )

@@ -1,0 +1,240 @@
+"""Secret Manager through google-cloud-secret-manager's ``SecretManagerServiceClient``.
+
+Per secret (each read once per run, however many services reference it): its metadata
+(replication, rotation, expiry, labels, annotations), its versions and their states, what every
+reference resolves to, and a keyed fingerprint of the payload of each resolved version. The
+payload is reduced to the fingerprint at once and never kept, logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftcheck.collectors.interface import (
+    CollectorResult,
+    api_failures,
+    failure_record,
+    guarded,
+    retry_policy,
+)
+from driftcheck.config import ApiSettings, Environment
+from driftcheck.fingerprint import Fingerprinter
+from driftcheck.model import CollectionErrorRecord
+from driftcheck.normalize import Neutralizer, canonical, prune
+
+SOURCE = "secretmanager.googleapis.com"
+UNAVAILABLE = {"unavailable": True, "reason": "payload access disabled (--no-secret-payloads)"}
+
+
+@dataclass(frozen=True)
+class SecretReference:
+    """One place that uses a secret: ``where`` (env-neutral) and the version it asks for."""
+
+    where: str
+    version: str
+
+
+@dataclass
+class SecretPlan:
+    """Which secrets to read in an environment, and who references them."""
+
+    references: dict[str, list[SecretReference]] = field(default_factory=dict)
+    consumers: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """Every secret to read, sorted, each once."""
+        return sorted(set(self.references) | set(self.consumers))
+
+
+def plan_secrets(resources: Mapping[str, Mapping[str, Any]], env: Environment) -> SecretPlan:
+    """Secrets that collected services reference, plus those the environment lists."""
+    plan = SecretPlan()
+    for key, body in sorted(resources.items()):
+        if key.startswith("service/"):
+            for where, name, version in _service_references(body):
+                plan.references.setdefault(name, []).append(
+                    SecretReference(where=f"{key}:{where}", version=version)
+                )
+    for spec in env.secrets:
+        plan.references.setdefault(spec.name, [])
+        if spec.expect_env:
+            plan.consumers.setdefault(spec.name, []).append(spec.expect_env)
+    return plan
+
+
+def _service_references(body: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
+    template = body.get("template") or {}
+    for container_name, container in sorted((template.get("containers") or {}).items()):
+        for var, spec in sorted((container.get("env") or {}).items()):
+            if isinstance(spec, dict) and "secret" in spec:
+                yield (
+                    f"containers.{container_name}.env.{var}",
+                    str(spec["secret"]),
+                    str(spec.get("version", "latest")),
+                )
+    for volume_name, volume in sorted((template.get("volumes") or {}).items()):
+        secret = volume.get("secret") if isinstance(volume, dict) else None
+        if not isinstance(secret, dict) or not secret.get("secret"):
+            continue
+        items = secret.get("items") or {"*": {"version": "latest"}}
+        for path, item in sorted(items.items()):
+            yield (
+                f"volumes.{volume_name}.{path}",
+                str(secret["secret"]),
+                str(item.get("version", "latest")),
+            )
+
+
+class SecretManagerCollector:
+    """Reads the secrets of one environment and fingerprints the versions in use."""
+
+    source = SOURCE
+
+    def __init__(
+        self,
+        client: Any,
+        settings: ApiSettings,
+        fingerprints: Fingerprinter,
+        access_payloads: bool = True,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._retry = retry_policy(settings)
+        self._fingerprints = fingerprints
+        self._access_payloads = access_payloads
+
+    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
+        return lambda: method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
+
+    def collect(self, env: Environment, plan: SecretPlan) -> CollectorResult:
+        """One ``secret/<name>`` resource per planned secret."""
+        result = CollectorResult()
+        neutral = Neutralizer(
+            project=env.project, project_number=env.project_number, name_map=env.name_map
+        )
+        for name in plan.names:
+            body = self._collect_secret(env, name, plan, neutral, result.errors)
+            if body is not None:
+                result.resources[f"secret/{name}"] = body
+        return result
+
+    def _collect_secret(
+        self,
+        env: Environment,
+        name: str,
+        plan: SecretPlan,
+        neutral: Neutralizer,
+        errors: list[CollectionErrorRecord],
+    ) -> dict[str, Any] | None:
+        from google.api_core import exceptions as core
+
+        key = f"secret/{name}"
+        secret_path = f"projects/{env.project}/secrets/{name}"
+        try:
+            secret = self._call(self._client.get_secret, request={"name": secret_path})()
+        except core.NotFound:
+            return {"exists": False, "references": _reference_map(plan, name, {}, None)}
+        except api_failures() as exc:
+            errors.append(failure_record(SOURCE, key, exc))
+            return None
+        listing = self._call(self._client.list_secret_versions, request={"parent": secret_path})
+        versions = guarded(lambda: list(listing()), source=SOURCE, resource=key, errors=errors)
+        if versions is None:
+            return None
+        states = {_version_number(v.name): v.state.name.lower() for v in versions}
+        enabled = [number for number, state in states.items() if state == "enabled"]
+        latest = max(enabled, key=int) if enabled else None
+        resolved = {ref.version for ref in plan.references.get(name, [])}
+        if plan.consumers.get(name) or not resolved:
+            resolved.add("latest")
+        fingerprints = self._fingerprint_versions(
+            secret_path, resolved, states, latest, key, errors
+        )
+        if fingerprints is None:
+            return None
+        raw = type(secret).to_dict(
+            secret, preserving_proto_field_name=True, use_integers_for_enums=False
+        )
+        metadata = canonical(raw, neutral)
+        for volatile in ("name", "create_time", "etag"):
+            metadata.pop(volatile, None)
+        body = {
+            **metadata,
+            "exists": True,
+            "versions": states,
+            "latest": {
+                "version": latest,
+                "fingerprint": fingerprints.get(latest) if latest else None,
+            },
+            "references": _reference_map(plan, name, states, latest, fingerprints),
+            "consumers": self._consumers(plan.consumers.get(name, [])),
+        }
+        return dict(prune(body))
+
+    def _fingerprint_versions(
+        self,
+        secret_path: str,
+        requested: set[str],
+        states: dict[str, str],
+        latest: str | None,
+        key: str,
+        errors: list[CollectionErrorRecord],
+    ) -> dict[str, Any] | None:
+        """Fingerprint of each enabled version in use; None when access failed."""
+        numbers = {latest if version == "latest" else version for version in requested}
+        result: dict[str, Any] = {}
+        for number in sorted(n for n in numbers if n is not None and states.get(n) == "enabled"):
+            if not self._access_payloads:
+                result[number] = dict(UNAVAILABLE)
+                continue
+            call = self._call(
+                self._client.access_secret_version,
+                request={"name": f"{secret_path}/versions/{number}"},
+            )
+            response = guarded(call, source=SOURCE, resource=key, errors=errors)
+            if response is None:
+                return None
+            # Reduce the payload to its keyed fingerprint at once; nothing else keeps it.
+            result[number] = self._fingerprints.redacted(response.payload.data)
+        return result
+
+    def _consumers(self, variables: list[str]) -> dict[str, Any]:
+        """Fingerprints of the values that consumers hold (read from driftcheck's environment)."""
+        held: dict[str, Any] = {}
+        for variable in variables:
+            value = os.environ.get(variable)
+            held[variable] = (
+                {"set": False}
+                if value is None
+                else {"set": True, "value": self._fingerprints.redacted(value)}
+            )
+        return held
+
+
+def _version_number(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _reference_map(
+    plan: SecretPlan,
+    name: str,
+    states: Mapping[str, str],
+    latest: str | None,
+    fingerprints: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Each reference: what it asks for, what it resolves to, and that version's state."""
+    references: dict[str, Any] = {}
+    for ref in plan.references.get(name, []):
+        number = latest if ref.version == "latest" else ref.version
+        references[ref.where] = {
+            "pinned": ref.version != "latest",
+            "requested": ref.version,
+            "resolved": number,
+            "state": states.get(number, "missing") if number else "no enabled version",
+            "fingerprint": (fingerprints or {}).get(number) if number else None,
+        }
+    return references

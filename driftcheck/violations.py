@@ -1,0 +1,106 @@
+"""Violations: rules broken inside one environment, found in its snapshot alone.
+
+Unlike drift, a violation needs no baseline: a service pinned to a disabled secret version, a
+referenced secret that does not exist, a key held by the E2E suite that no longer matches the live
+secret. Because they are computed from the snapshot, ``diff`` on a stored snapshot reproduces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from driftcheck.compare import is_redacted, make_finding
+from driftcheck.model import Finding, FindingKind, Severity, Snapshot
+
+
+def _violation(
+    resource: str, path: str, severity: Severity, rule: str, message: str, actual: Any = None
+) -> Finding:
+    return make_finding(
+        resource, path, FindingKind.VIOLATION, None, actual, message, severity=severity, rule=rule
+    )
+
+
+def _secret_violations(environment: str, resource: str, body: dict[str, Any]) -> Iterable[Finding]:
+    name = resource.split("/", 1)[1]
+    references: dict[str, Any] = body.get("references") or {}
+    if not body.get("exists", False):
+        users = ", ".join(sorted(references)) or "driftcheck.yaml"
+        yield _violation(
+            resource,
+            "exists",
+            Severity.CRITICAL if references else Severity.HIGH,
+            "secret-missing",
+            f"secret {name} does not exist in {environment} (used by {users})",
+        )
+        return
+    latest = body.get("latest") or {}
+    if latest.get("version") is None:
+        yield _violation(
+            resource,
+            "latest",
+            Severity.HIGH,
+            "secret-no-enabled-version",
+            f"secret {name} has no enabled version in {environment}",
+        )
+    for where, ref in sorted(references.items()):
+        state = ref.get("state")
+        if state == "enabled":
+            continue
+        version = ref.get("resolved") or ref.get("requested")
+        severity = Severity.HIGH if state == "disabled" else Severity.CRITICAL
+        yield _violation(
+            resource,
+            f"references.{where}",
+            severity,
+            "secret-version-unusable",
+            f"{where} uses {name} version {version}, which is {state} in {environment}",
+            actual={"requested": ref.get("requested"), "state": state},
+        )
+    yield from _consumer_violations(environment, resource, name, body)
+
+
+def _consumer_violations(
+    environment: str, resource: str, name: str, body: dict[str, Any]
+) -> Iterable[Finding]:
+    latest = body.get("latest") or {}
+    live: dict[str, Any] = latest.get("fingerprint") or {}
+    for variable, held in sorted((body.get("consumers") or {}).items()):
+        path = f"consumers.{variable}"
+        if not held.get("set"):
+            yield _violation(
+                resource,
+                path,
+                Severity.HIGH,
+                "expected-value-unset",
+                f"{variable} is named as holding {name} for {environment}, but it is not set",
+            )
+        elif not (is_redacted(live) and is_redacted(held.get("value"))):
+            yield _violation(
+                resource,
+                path,
+                Severity.INFO,
+                "expected-value-unverifiable",
+                f"cannot verify {variable} against {environment}'s {name}: no fingerprint of "
+                "the live version (payload access disabled or no enabled version)",
+            )
+        elif live["fingerprint"] != held["value"]["fingerprint"]:
+            yield _violation(
+                resource,
+                path,
+                Severity.CRITICAL,
+                "expected-value-mismatch",
+                f"the key held in {variable} does not match {environment}'s live {name}, "
+                f"version {latest.get('version')}",
+                actual={"live_version": latest.get("version"), "held": held["value"]},
+            )
+
+
+def find_violations(snapshot: Snapshot) -> list[Finding]:
+    """Every violation visible in one snapshot."""
+    findings: list[Finding] = []
+    for resource, body in sorted(snapshot.resources.items()):
+        if resource.startswith("secret/"):
+            findings.extend(_secret_violations(snapshot.environment, resource, body))
+    return findings
