@@ -30,6 +30,12 @@ def test_demo_runs_and_reports_the_incident(
     assert found[("service/backend", "template.containers.app.env.REDIS_HOST.value")] == "medium"
     heartbeat = ("service/backend", "template.containers.app.env.WS_HEARTBEAT_SECONDS")
     assert found[heartbeat] == "medium"
+    bypass = found[("secret/e2e-bypass-key", "consumers.E2E_OAUTH_SIMULATION_KEY")]
+    assert bypass == "critical"
+    pinned = ("secret/e2e-bypass-key", "references.service/auth:containers.app.env.E2E_BYPASS_KEY")
+    assert found[pinned] == "high"
+    baseline_text = (out / "baselines" / "production.yaml").read_text()
+    assert "hmac-sha256:k=" in baseline_text and "demo-prod-e2e-key" not in baseline_text
     ignored = [f for f in drift.findings if f.ignored]
     assert ignored and all(f.path.startswith("template.scaling.") for f in ignored)
     for suffix in ("json", "html", "md"):

@@ -1,0 +1,301 @@
+"""Secret Manager: the real client against the emulator, fingerprints, and secret violations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.model import DriftReport, Finding
+from tests.conftest import CliResult
+from tests.factories import PROD, STAGING, project, scenario, service, write_config
+
+Start = Callable[[Scenario], EmulatorServer]
+Run = Callable[..., CliResult]
+CANARY = "canary-secret-payload"
+
+
+def secret_ref(name: str, version: str = "latest") -> dict[str, Any]:
+    return {"name": "KEY", "valueSource": {"secretKeyRef": {"secret": name, "version": version}}}
+
+
+def with_env(name: str, project_id: str, *env: dict[str, Any]) -> dict[str, Any]:
+    body = service(name, project_id)
+    body["template"]["containers"][0]["env"].extend(env)
+    return body
+
+
+def versions(*states: str, tag: str = "p") -> list[dict[str, Any]]:
+    return [
+        {"version": number, "state": state, "payload": f"{CANARY}-{tag}-{number}"}
+        for number, state in enumerate(states, start=1)
+    ]
+
+
+def estate(
+    prod_versions: list[dict[str, Any]] | None = None,
+    staging_versions: list[dict[str, Any]] | None = None,
+    staging_ref: str = "latest",
+    faults: list[FaultSpec] | None = None,
+) -> Scenario:
+    prod_secrets = {"e2e-key": {"versions": prod_versions or versions("ENABLED")}}
+    staging_secrets = {"e2e-key": {"versions": staging_versions or versions("ENABLED", tag="s")}}
+    return scenario(
+        projects={
+            PROD: project(
+                [
+                    with_env("backend", PROD, secret_ref("e2e-key")),
+                    with_env("auth", PROD, secret_ref("e2e-key")),
+                ],
+                "111111111111",
+                secrets=prod_secrets,
+            ),
+            STAGING: project(
+                [
+                    with_env("backend", STAGING, secret_ref("e2e-key", staging_ref)),
+                    with_env("auth", STAGING, secret_ref("e2e-key")),
+                ],
+                "222222222222",
+                secrets=staging_secrets,
+            ),
+        },
+        faults=faults or [],
+    )
+
+
+def secret_config(tmp_path: Path, **staging_extra: Any) -> Path:
+    environments = {
+        "production": {
+            "project": PROD,
+            "project_number": "111111111111",
+            "regions": ["us-central1"],
+        },
+        "staging": {
+            "project": STAGING,
+            "project_number": "222222222222",
+            "regions": ["us-central1"],
+            **staging_extra,
+        },
+    }
+    return write_config(tmp_path, environments=environments)
+
+
+@pytest.fixture
+def cli(run_cli: Run, tmp_path: Path) -> Run:
+    config = secret_config(
+        tmp_path, secrets=[{"name": "e2e-key", "expect_env": "E2E_OAUTH_SIMULATION_KEY"}]
+    )
+    return lambda *args: run_cli("--config", str(config), *args)
+
+
+def report(tmp_path: Path, stem: str) -> DriftReport:
+    return DriftReport.model_validate_json((tmp_path / "reports" / f"{stem}.json").read_text())
+
+
+def violations(found: DriftReport) -> dict[str, Finding]:
+    return {f.path: f for f in found.findings if f.kind.value == "violation"}
+
+
+def test_each_secret_is_read_once_and_the_baseline_holds_only_fingerprints(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    server = emulator(estate())
+    assert cli("baseline", "production").code == 0
+    gets = [p for _m, p in server.calls if p.endswith("/secrets/e2e-key")]
+    accesses = [p for _m, p in server.calls if p.endswith(":access")]
+    assert len(gets) == 1 and len(accesses) == 1  # two services, one read
+    text = (tmp_path / "baselines" / "production.yaml").read_text()
+    assert CANARY not in text
+    assert "hmac-sha256:k=" in text
+    assert "service/backend:containers.app.env.KEY" in text
+
+
+def test_consumer_key_mismatch_is_critical(
+    emulator: Start, cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator(estate(staging_versions=versions("ENABLED", "ENABLED", tag="s")))
+    monkeypatch.setenv("E2E_OAUTH_SIMULATION_KEY", f"{CANARY}-s-1")  # stale: live is version 2
+    assert cli("baseline", "staging").code == 0
+    result = cli("check", "staging")
+    assert result.code == 1
+    finding = violations(report(tmp_path, "staging-vs-staging"))[
+        "consumers.E2E_OAUTH_SIMULATION_KEY"
+    ]
+    assert finding.severity.value == "critical"
+    assert finding.message == (
+        "the key held in E2E_OAUTH_SIMULATION_KEY does not match staging's live e2e-key, version 2"
+    )
+
+
+def test_consumer_key_match_is_clean(
+    emulator: Start, cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator(estate())
+    monkeypatch.setenv("E2E_OAUTH_SIMULATION_KEY", f"{CANARY}-s-1")
+    cli("baseline", "staging")
+    assert cli("check", "staging").code == 0
+    assert report(tmp_path, "staging-vs-staging").findings == []
+
+
+def test_unset_consumer_variable_is_high(emulator: Start, cli: Run, tmp_path: Path) -> None:
+    emulator(estate())
+    cli("baseline", "staging")
+    assert cli("check", "staging").code == 1
+    finding = violations(report(tmp_path, "staging-vs-staging"))[
+        "consumers.E2E_OAUTH_SIMULATION_KEY"
+    ]
+    assert finding.severity.value == "high"
+    assert "not set" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("states", "pinned", "severity", "state"),
+    [
+        (("ENABLED", "DISABLED"), "2", "high", "disabled"),
+        (("ENABLED", "DESTROYED"), "2", "critical", "destroyed"),
+        (("ENABLED",), "9", "critical", "missing"),
+    ],
+)
+def test_reference_to_unusable_version_is_a_violation(
+    emulator: Start,
+    run_cli: Run,
+    tmp_path: Path,
+    states: tuple[str, ...],
+    pinned: str,
+    severity: str,
+    state: str,
+) -> None:
+    config = secret_config(tmp_path)
+    emulator(estate(staging_versions=versions(*states, tag="s"), staging_ref=pinned))
+    assert run_cli("--config", str(config), "baseline", "staging").code == 0
+    result = run_cli("--config", str(config), "check", "staging")
+    assert result.code == 1
+    finding = violations(report(tmp_path, "staging-vs-staging"))[
+        "references.service/backend:containers.app.env.KEY"
+    ]
+    assert finding.severity.value == severity
+    assert f"version {pinned}, which is {state} in staging" in finding.message
+
+
+def test_secret_that_does_not_exist_is_critical(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    config = secret_config(tmp_path)
+    data = estate()
+    data.projects[STAGING].secrets.clear()
+    emulator(data)
+    run_cli("--config", str(config), "baseline", "staging")
+    assert run_cli("--config", str(config), "check", "staging").code == 1
+    finding = violations(report(tmp_path, "staging-vs-staging"))["exists"]
+    assert finding.severity.value == "critical"
+    assert "does not exist in staging" in finding.message
+
+
+def test_rotation_since_the_baseline_is_reported(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    config = secret_config(tmp_path)
+    emulator(estate())
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    emulator(estate(prod_versions=versions("ENABLED", "ENABLED")))
+    assert run_cli("--config", str(config), "check", "production").code == 1
+    found = {f.path: f for f in report(tmp_path, "production-vs-production").findings}
+    assert found["latest.fingerprint"].severity.value == "medium"
+    assert found["latest.fingerprint"].message == "latest.fingerprint: secret value changed"
+    assert found["latest.fingerprint"].actual["redacted"] is True
+
+
+def test_fingerprints_are_not_compared_across_environments_unless_shared(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    emulator(estate())
+    config = secret_config(tmp_path)
+    run_cli("--config", str(config), "baseline", "production")
+    assert run_cli("--config", str(config), "check", "staging", "--against", "production").code == 0
+    shared = secret_config(tmp_path, secrets=[{"name": "e2e-key", "same_across_envs": True}])
+    result = run_cli("--config", str(shared), "check", "staging", "--against", "production")
+    assert result.code == 1
+    paths = {f.path for f in report(tmp_path, "staging-vs-production").findings}
+    assert "latest.fingerprint" in paths
+
+
+def test_pinned_in_one_environment_and_latest_in_the_other(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    emulator(estate(staging_ref="1"))
+    config = secret_config(tmp_path)
+    run_cli("--config", str(config), "baseline", "production")
+    assert run_cli("--config", str(config), "check", "staging", "--against", "production").code == 1
+    found = {f.path for f in report(tmp_path, "staging-vs-production").findings}
+    assert "references.service/backend:containers.app.env.KEY.pinned" in found
+    assert "template.containers.app.env.KEY.version" in found
+
+
+def test_a_fingerprint_under_another_key_is_incomparable(
+    emulator: Start, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator(estate())
+    config = secret_config(tmp_path)
+    run_cli("--config", str(config), "baseline", "production")
+    monkeypatch.setenv("DRIFTCHECK_FINGERPRINT_KEY", "another-key-0123456789abcdef")
+    assert run_cli("--config", str(config), "check", "production").code == 0
+    found = report(tmp_path, "production-vs-production").findings
+    assert found and all(f.severity.value == "info" for f in found)
+    assert all("incomparable" in f.message for f in found)
+
+
+def test_access_429_is_retried(emulator: Start, run_cli: Run, tmp_path: Path) -> None:
+    server = emulator(estate(faults=[FaultSpec(path=":access$", status=429, times=2)]))
+    config = secret_config(tmp_path)
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    assert len([p for _m, p in server.calls if p.endswith(":access")]) == 3
+
+
+def test_access_denied_makes_the_run_incomplete(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    config = secret_config(tmp_path)
+    server = emulator(estate())
+    run_cli("--config", str(config), "baseline", "production")
+    server.add_fault(FaultSpec(path=":access$", status=403))
+    result = run_cli("--config", str(config), "check", "production")
+    assert result.code == 3
+    errors = report(tmp_path, "production-vs-production").errors
+    assert [(e.resource, e.source) for e in errors] == [
+        ("secret/e2e-key", "secretmanager.googleapis.com")
+    ]
+
+
+def test_no_secret_payloads_works_without_access(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    config = secret_config(tmp_path)
+    server = emulator(estate(faults=[FaultSpec(path=":access$", status=403)]))
+    result = run_cli("--config", str(config), "--no-secret-payloads", "collect", "production")
+    assert result.code == 0
+    assert not [p for _m, p in server.calls if p.endswith(":access")]
+    assert "unavailable: true" in result.stdout
+
+
+def test_no_canary_anywhere(
+    emulator: Start, cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator(estate(staging_versions=versions("ENABLED", "DISABLED", tag="s"), staging_ref="2"))
+    monkeypatch.setenv("E2E_OAUTH_SIMULATION_KEY", f"{CANARY}-consumer")
+    outputs = [
+        cli("baseline", "production"),
+        cli("-v", "collect", "staging"),
+        cli("check", "staging", "--against", "production"),
+        cli("-v", "check", "staging", "--against", "production"),
+        cli("-v", "baseline", "staging"),
+        cli("check", "staging"),
+    ]
+    assert CANARY not in json.dumps([o.__dict__ for o in outputs])
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "driftcheck.yaml":
+            assert CANARY.encode() not in path.read_bytes(), path
