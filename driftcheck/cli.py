@@ -21,7 +21,7 @@ from driftcheck.errors import DriftcheckError
 
 log = logging.getLogger("driftcheck")
 SEVERITY_NAMES = ["critical", "high", "medium", "low", "info"]
-_state = {"verbose": False}
+_state: dict[str, Any] = {"verbose": False, "argv": []}
 
 
 class Terminated(BaseException):
@@ -39,7 +39,7 @@ def _echo_err(message: str) -> None:
 
 
 def _command_line() -> str:
-    return " ".join(["driftcheck", *sys.argv[1:]])
+    return " ".join(["driftcheck", *_state["argv"]])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -272,6 +272,7 @@ def demo(out_dir: str) -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and map errors to the documented exit codes."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    _state["argv"] = list(sys.argv[1:] if argv is None else argv)
     try:
         cli.main(args=argv, prog_name="driftcheck", standalone_mode=False)
     except click.exceptions.Exit as exc:
