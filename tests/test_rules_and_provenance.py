@@ -34,9 +34,7 @@ def drifted() -> Scenario:
     )
 
 
-def check(
-    run_cli: Run, tmp_path: Path, rules: dict[str, object], **env_extra: object
-) -> DriftReport:
+def check(run_cli: Run, tmp_path: Path, rules: dict[str, Any], **env_extra: Any) -> DriftReport:
     data = config_data(rules=rules)
     for name, mapping in env_extra.items():
         data["environments"][name]["name_map"] = mapping
