@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from driftcheck import __version__
 from driftcheck.errors import UsageError
 
 RUN_ENDPOINT_VAR = "DRIFTCHECK_RUN_ENDPOINT"
@@ -27,6 +28,7 @@ class ApiClients:
 
     run: Any
     secrets: Any
+    http: Any
     endpoints: dict[str, str] = field(default_factory=dict)
     principal: str = "unknown"
 
@@ -40,6 +42,7 @@ def _endpoint(var: str) -> str | None:
 
 def build_clients() -> ApiClients:
     """Clients for Cloud Run and Secret Manager, honouring the emulator variables."""
+    import httpx
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import run_v2, secretmanager_v1
@@ -64,6 +67,7 @@ def build_clients() -> ApiClients:
         secrets=secretmanager_v1.SecretManagerServiceClient(
             transport="rest", **options(secrets_endpoint)
         ),
+        http=httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"}),
         endpoints={
             "run": run_endpoint or RUN_PUBLIC,
             "secretmanager": secrets_endpoint or SECRETMANAGER_PUBLIC,

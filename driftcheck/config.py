@@ -7,9 +7,18 @@ import hashlib
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from driftcheck.errors import ConfigError, InputError
 from driftcheck.model import Severity
@@ -39,6 +48,105 @@ class SecretSpec(StrictModel):
     )
 
 
+def check_fetch_url(url: str) -> str:
+    """Policy and OIDC documents are fetched over HTTPS; plain HTTP only on loopback (tests)."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "https" or (parts.scheme == "http" and loopback):
+        if not parts.hostname:
+            raise ValueError("URL has no host")
+        return url
+    raise ValueError("must be an https:// URL (http:// only for 127.0.0.1)")
+
+
+class FileSource(StrictModel):
+    """A policy document in a file, relative to driftcheck.yaml."""
+
+    file: Path
+
+
+class SecretSource(StrictModel):
+    """A policy document held in a Secret Manager secret (its latest enabled version)."""
+
+    secret: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class UrlSource(StrictModel):
+    """A policy document served over HTTPS (JSON or YAML)."""
+
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _https_only(cls, value: str) -> str:
+        return check_fetch_url(value)
+
+
+class ServiceEnvRef(StrictModel):
+    """A policy held in a Cloud Run service's env var: a document, or a permission list."""
+
+    service: str
+    var: str
+    capability: str = Field(
+        default="default", description="Capability a plain permission list is required for"
+    )
+
+
+class ServiceEnvSource(StrictModel):
+    """The policy comes from a collected service's environment variable."""
+
+    service_env: ServiceEnvRef
+
+
+_SOURCE_KINDS: dict[str, type[BaseModel]] = {
+    "file": FileSource,
+    "secret": SecretSource,
+    "url": UrlSource,
+    "service_env": ServiceEnvSource,
+}
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return next((kind for kind in _SOURCE_KINDS if kind in value), None)
+    return next((kind for kind, model in _SOURCE_KINDS.items() if isinstance(value, model)), None)
+
+
+PolicySource = Annotated[
+    Annotated[FileSource, Tag("file")]
+    | Annotated[SecretSource, Tag("secret")]
+    | Annotated[UrlSource, Tag("url")]
+    | Annotated[ServiceEnvSource, Tag("service_env")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="policy_source",
+        custom_error_message="policy needs one of: file, secret, url, service_env",
+    ),
+]
+
+
+class TokenSpec(StrictModel):
+    """A token that a pipeline uses, checked against the environment's policy."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    env: str = Field(min_length=1, description="Variable of driftcheck's environment holding it")
+    capabilities: list[str] = Field(default_factory=list)
+
+
+class AuthConfig(StrictModel):
+    """The auth claim policy an environment enforces, and the tokens used against it."""
+
+    name: str = Field(default="auth", pattern=r"^[A-Za-z0-9_.-]+$")
+    policy: PolicySource | None = None
+    oidc: str | None = Field(default=None, description="Issuer URL: discovery document + JWKS")
+    tokens: list[TokenSpec] = Field(default_factory=list)
+
+    @field_validator("oidc")
+    @classmethod
+    def _https_only(cls, value: str | None) -> str | None:
+        return None if value is None else check_fetch_url(value)
+
+
 class Environment(StrictModel):
     """One environment: a GCP project and the regions and services to read there."""
 
@@ -53,6 +161,7 @@ class Environment(StrictModel):
         default_factory=dict,
         description="Environment-specific tokens replaced by neutral ones, e.g. {-stg: -<env>}",
     )
+    auth: AuthConfig | None = None
 
     @field_validator("secrets", mode="before")
     @classmethod
@@ -142,6 +251,10 @@ class LoadedConfig:
             raise ConfigError(
                 f"{self.path}: unknown environment {name!r} (known: {known})"
             ) from None
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        return path if path.is_absolute() else self.path.parent / path
 
     def baseline_path(self, env_name: str) -> Path:
         """Where the approved baseline of ``env_name`` lives."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from driftcheck import __version__
 from driftcheck.baseline import file_sha256, read_snapshot
 from driftcheck.clients import ApiClients
+from driftcheck.collectors.auth_policy import AuthPolicyCollector
 from driftcheck.collectors.cloud_run import CloudRunCollector
 from driftcheck.collectors.interface import CollectorResult
 from driftcheck.collectors.secrets import SecretManagerCollector, plan_secrets
@@ -48,6 +49,9 @@ def collect_environment(
             clients.secrets, config.model.api, fingerprints, access_payloads=access_payloads
         )
         result.merge(secrets.collect(env, plan))
+    if env.auth is not None:
+        auth = AuthPolicyCollector(clients.http, clients.secrets, config, fingerprints)
+        result.merge(auth.collect(env_name, env, result.resources))
     return Snapshot(
         environment=env_name,
         project=env.project,

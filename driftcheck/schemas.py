@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from driftcheck.claims import ClaimPolicy
 from driftcheck.config import Config
 from driftcheck.model import DriftReport, Snapshot
 
@@ -19,6 +20,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "config.schema.json": Config,
     "snapshot.schema.json": Snapshot,
     "report.schema.json": DriftReport,
+    "claim-policy.schema.json": ClaimPolicy,
 }
 
 

@@ -106,6 +106,18 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
     CatalogueRule("secret-fingerprint", "secret/*", "*fingerprint*", Severity.MEDIUM),
     CatalogueRule("secret-reference", "secret/*", "references*", Severity.MEDIUM),
     CatalogueRule("secret-policy", "secret/*", "*", Severity.MEDIUM),
+    CatalogueRule("auth-capability", "auth-policy/*", "capabilities*", Severity.HIGH),
+    CatalogueRule("auth-issuer", "auth-policy/*", "issuer", Severity.HIGH),
+    CatalogueRule("auth-audience", "auth-policy/*", "audiences*", Severity.HIGH),
+    CatalogueRule("auth-audience", "auth-policy/*", "service_audiences*", Severity.HIGH),
+    CatalogueRule("auth-algorithm", "auth-policy/*", "algorithms*", Severity.HIGH),
+    CatalogueRule("auth-claims", "auth-policy/*", "required_claims*", Severity.HIGH),
+    CatalogueRule("auth-claims", "auth-policy/*", "permissions_claim", Severity.HIGH),
+    CatalogueRule("oidc-issuer", "auth-policy/*", "oidc.issuer", Severity.HIGH),
+    CatalogueRule("oidc-algorithm", "auth-policy/*", "oidc.algorithms*", Severity.HIGH),
+    CatalogueRule("oidc-keys", "auth-policy/*", "oidc.keys*", Severity.MEDIUM),
+    CatalogueRule("auth-lifetime", "auth-policy/*", "max_lifetime_seconds", Severity.LOW),
+    CatalogueRule("auth-source", "auth-policy/*", "source", Severity.INFO),
     CatalogueRule("other", "*", "*", Severity.LOW),
 )
 

@@ -97,10 +97,33 @@ def _consumer_violations(
             )
 
 
+def _auth_violations(environment: str, resource: str, body: dict[str, Any]) -> Iterable[Finding]:
+    if (body.get("oidc") or {}).get("private_key_material"):
+        yield _violation(
+            resource,
+            "oidc.private_key_material",
+            Severity.CRITICAL,
+            "jwks-private-material",
+            f"{environment}'s JWKS publishes private or symmetric key material",
+        )
+    for token, result in sorted((body.get("tokens") or {}).items()):
+        for check, defect in sorted((result.get("defects") or {}).items()):
+            yield _violation(
+                resource,
+                f"tokens.{token}.{check}",
+                Severity(defect["severity"]),
+                f"token-{check.split(':', 1)[0]}",
+                str(defect["message"]),
+                actual={"claims": result.get("claims"), "signature": result.get("signature")},
+            )
+
+
 def find_violations(snapshot: Snapshot) -> list[Finding]:
     """Every violation visible in one snapshot."""
     findings: list[Finding] = []
     for resource, body in sorted(snapshot.resources.items()):
         if resource.startswith("secret/"):
             findings.extend(_secret_violations(snapshot.environment, resource, body))
+        elif resource.startswith("auth-policy/"):
+            findings.extend(_auth_violations(snapshot.environment, resource, body))
     return findings

@@ -115,8 +115,12 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def load_yaml(path: Path, what: str = "file") -> YamlDocument:
-    """Parse one YAML document strictly; raise :class:`InputError` naming file and line."""
-    text = _read_text(path, what)
+    """Parse one YAML file strictly; raise :class:`InputError` naming file and line."""
+    return parse_yaml(_read_text(path, what), path, what)
+
+
+def parse_yaml(text: str, path: Path, what: str = "document") -> YamlDocument:
+    """Parse YAML text strictly; ``path`` names its origin (a file, or a URL) in errors."""
     if not text.strip():
         raise InputError(f"{path}: {what} is empty")
     loader: _StrictLoader | None = None
