@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,25 @@ from driftcheck.report import exit_code
 DEMO_FINGERPRINT_KEY = "driftcheck-demo-key-not-for-real-use"
 # The E2E suite in the story still holds staging's version 7; staging has rotated to 8.
 DEMO_CONSUMER = ("E2E_OAUTH_SIMULATION_KEY", "demo-stg-e2e-key-v7-51b2")
+DEMO_TOKEN_VAR = "E2E_FALLBACK_JWT"  # noqa: S105 - a variable name, not a token
+
+
+def fallback_token() -> str:
+    """The E2E fallback token of the story: RS256, but only ``read`` and ``write``."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {
+        "iss": "https://auth.acme-staging.example.com",
+        "aud": "backend",
+        "sub": "e2e-suite",
+        "iat": now,
+        "exp": now + 3600,
+        "permissions": ["read", "write"],
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "demo-e2e"})
 
 
 @contextmanager
@@ -52,6 +72,7 @@ def run_demo(out_dir: Path) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = out_dir / "driftcheck.yaml"
     shutil.copyfile(SCENARIOS_DIR / "demo-config.yaml", config_path)
+    shutil.copytree(SCENARIOS_DIR / "policies", out_dir / "policies", dirs_exist_ok=True)
     scenario = load_scenario(SCENARIOS_DIR / "demo.yaml")
     with EmulatorServer(scenario) as emulator:
         click.echo(f"driftcheck demo: emulator listening on {emulator.url}", err=True)
@@ -60,6 +81,7 @@ def run_demo(out_dir: Path) -> int:
             SECRETMANAGER_ENDPOINT_VAR: emulator.url,
             KEY_ENV_VAR: DEMO_FINGERPRINT_KEY,
             DEMO_CONSUMER[0]: DEMO_CONSUMER[1],
+            DEMO_TOKEN_VAR: fallback_token(),
         }
         with _environment(overrides):
             config = load_config(config_path)

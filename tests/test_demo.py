@@ -36,6 +36,9 @@ def test_demo_runs_and_reports_the_incident(
     assert found[pinned] == "high"
     baseline_text = (out / "baselines" / "production.yaml").read_text()
     assert "hmac-sha256:k=" in baseline_text and "demo-prod-e2e-key" not in baseline_text
+    token = ("auth-policy/auth", "tokens.e2e-fallback.permission:agent_execution:agent_access")
+    assert found[token] == "high"
+    assert found[("auth-policy/auth", "capabilities.agent_execution")] == "high"
     ignored = [f for f in drift.findings if f.ignored]
     assert ignored and all(f.path.startswith("template.scaling.") for f in ignored)
     for suffix in ("json", "html", "md"):
