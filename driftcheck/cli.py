@@ -50,6 +50,12 @@ def _command_line() -> str:
     help="Config file (default: $DRIFTCHECK_CONFIG or ./driftcheck.yaml).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging and tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    help="API calls in flight at once (default: api.concurrency in the config, 16).",
+)
 @click.option(
     "--no-secret-payloads",
     is_flag=True,
@@ -59,13 +65,23 @@ def _command_line() -> str:
 @click.version_option(__version__, prog_name="driftcheck")
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: str | None, verbose: bool, no_secret_payloads: bool
+    ctx: click.Context,
+    config_path: str | None,
+    verbose: bool,
+    quiet: bool,
+    concurrency: int | None,
+    no_secret_payloads: bool,
 ) -> None:
     """Detect configuration drift between Cloud Run environments and approved baselines."""
     _state["verbose"] = verbose
     logging.basicConfig(format="driftcheck: %(levelname)s: %(message)s", stream=sys.stderr)
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    ctx.obj = {"config_path": config_path, "access_payloads": not no_secret_payloads}
+    ctx.obj = {
+        "config_path": config_path,
+        "access_payloads": not no_secret_payloads,
+        "quiet": quiet,
+        "concurrency": concurrency,
+    }
 
 
 def _config(ctx: click.Context) -> Any:
@@ -74,16 +90,17 @@ def _config(ctx: click.Context) -> Any:
     return load_config(resolve_config_path(ctx.obj["config_path"]))
 
 
-def _fingerprinter() -> Any:
-    from driftcheck.fingerprint import Fingerprinter
+def _collection(ctx: click.Context, config: Any) -> Any:
+    """The collection context (clients, key, workers) for this invocation."""
+    from driftcheck.pipeline import collection_context
+    from driftcheck.progress import progress_for
 
-    return Fingerprinter.from_environment()
-
-
-def _clients() -> Any:
-    from driftcheck.clients import build_clients
-
-    return build_clients()
+    return collection_context(
+        config,
+        concurrency=ctx.obj["concurrency"],
+        progress=progress_for(ctx.obj["quiet"]),
+        access_payloads=ctx.obj["access_payloads"],
+    )
 
 
 def _refuse_incomplete(snapshot: Any, what: str) -> NoReturn:
@@ -104,9 +121,8 @@ def collect(ctx: click.Context, env: str, output: str | None) -> None:
 
     config = _config(ctx)
     config.environment(env)
-    snapshot = collect_environment(
-        config, env, _clients(), _fingerprinter(), ctx.obj["access_payloads"]
-    )
+    with _collection(ctx, config) as context:
+        snapshot = collect_environment(config, env, context)
     if snapshot.errors:
         _refuse_incomplete(snapshot, "snapshot")
     if output:
@@ -145,9 +161,8 @@ def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
             )
         _echo_err(f"driftcheck: {path} is a valid, canonical baseline of {env}")
         return
-    snapshot = collect_environment(
-        config, env, _clients(), _fingerprinter(), ctx.obj["access_payloads"]
-    )
+    with _collection(ctx, config) as context:
+        snapshot = collect_environment(config, env, context)
     if snapshot.errors:
         _refuse_incomplete(snapshot, "baseline")
     if path.exists():
@@ -218,16 +233,8 @@ def check(
 
     parse_formats(formats)  # a bad --format is a usage error before any API call
     config = _config(ctx)
-    fingerprints = _fingerprinter()
-    comparison = run_check(
-        config,
-        env,
-        base_env or env,
-        _clients(),
-        fingerprints,
-        command=_command_line(),
-        access_payloads=ctx.obj["access_payloads"],
-    )
+    with _collection(ctx, config) as context:
+        comparison = run_check(config, env, base_env or env, context, command=_command_line())
     _finish(comparison, formats, Path(out_dir) if out_dir else config.reports_dir, fail_on)
 
 

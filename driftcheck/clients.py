@@ -40,7 +40,23 @@ def _endpoint(var: str) -> str | None:
     return value.rstrip("/") or None
 
 
-def build_clients() -> ApiClients:
+def _widen_connection_pool(client: Any, size: int) -> Any:
+    """Let ``size`` concurrent calls share a client without discarding connections.
+
+    requests keeps 10 connections per host by default; the REST transport's session is reached
+    through a private attribute because the client offers no public knob for it.
+    """
+    from requests.adapters import HTTPAdapter
+
+    session = getattr(getattr(client, "_transport", None), "_session", None)
+    if session is not None:
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(size, 10))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+    return client
+
+
+def build_clients(pool_size: int = 16) -> ApiClients:
     """Clients for Cloud Run and Secret Manager, honouring the emulator variables."""
     import httpx
     from google.api_core.client_options import ClientOptions
@@ -63,9 +79,14 @@ def build_clients() -> ApiClients:
         return {"credentials": credentials}
 
     return ApiClients(
-        run=run_v2.ServicesClient(transport="rest", **options(run_endpoint)),
-        secrets=secretmanager_v1.SecretManagerServiceClient(
-            transport="rest", **options(secrets_endpoint)
+        run=_widen_connection_pool(
+            run_v2.ServicesClient(transport="rest", **options(run_endpoint)), pool_size
+        ),
+        secrets=_widen_connection_pool(
+            secretmanager_v1.SecretManagerServiceClient(
+                transport="rest", **options(secrets_endpoint)
+            ),
+            pool_size,
         ),
         http=httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"}),
         endpoints={

@@ -211,13 +211,25 @@ class Rules(StrictModel):
     suppress: list[SuppressRule] = Field(default_factory=list)
 
 
+class RateLimitSettings(StrictModel):
+    """Calls per minute, per API and project (and region for Cloud Run), below the quotas."""
+
+    run: float = Field(default=480, gt=0, description="Cloud Run Admin reads (quota ~600/min)")
+    secretmanager: float = Field(default=480, gt=0, description="metadata reads (quota ~600/min)")
+    secretmanager_access: float = Field(
+        default=72000, gt=0, description="payload accesses (quota ~90,000/min)"
+    )
+
+
 class ApiSettings(StrictModel):
-    """Per-call timeout and bounded retry time for every API call."""
+    """Per-call timeout, bounded retry time, concurrency and rate limits for API calls."""
 
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     retry_seconds: float = Field(
         default=120.0, ge=0, le=3600, description="Total time spent retrying transient errors"
     )
+    concurrency: int = Field(default=16, ge=1, le=256, description="API calls in flight at once")
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 class Config(StrictModel):

@@ -17,13 +17,18 @@ from pathlib import Path
 import click
 
 from driftcheck.baseline import write_snapshot
-from driftcheck.clients import RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR, build_clients
-from driftcheck.config import load_config
+from driftcheck.clients import RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR
+from driftcheck.config import LoadedConfig, load_config
 from driftcheck.emulator import EmulatorServer, load_scenario
 from driftcheck.emulator.scenario import SCENARIOS_DIR
-from driftcheck.fingerprint import KEY_ENV_VAR, Fingerprinter
+from driftcheck.fingerprint import KEY_ENV_VAR
 from driftcheck.model import Severity
-from driftcheck.pipeline import collect_environment, run_check
+from driftcheck.pipeline import (
+    CollectionContext,
+    collect_environment,
+    collection_context,
+    run_check,
+)
 from driftcheck.render.interface import ReportFormat, report_stem, write_reports
 from driftcheck.render.terminal import render_summary
 from driftcheck.report import exit_code
@@ -85,31 +90,8 @@ def run_demo(out_dir: Path) -> int:
         }
         with _environment(overrides):
             config = load_config(config_path)
-            clients = build_clients()
-            fingerprints = Fingerprinter.from_environment()
-            production = collect_environment(config, "production", clients, fingerprints)
-            write_snapshot(config.baseline_path("production"), production)
-            click.echo(
-                f"driftcheck demo: baselined production -> {config.baseline_path('production')}",
-                err=True,
-            )
-            codes = {}
-            for env_name in ("production", "staging"):
-                comparison = run_check(
-                    config,
-                    env_name,
-                    "production",
-                    clients,
-                    fingerprints,
-                    command=f"driftcheck check {env_name} --against production",
-                )
-                report = comparison.report
-                stem = report_stem(env_name, "production")
-                paths = write_reports(report, list(ReportFormat), out_dir, stem)
-                snapshot_path = out_dir / f"{stem}.snapshot.yaml"
-                write_snapshot(snapshot_path, comparison.snapshot)
-                click.echo(render_summary(report, [*paths, snapshot_path]), err=True)
-                codes[env_name] = exit_code(report, Severity.LOW)
+            with collection_context(config) as context:
+                codes = _run_pipeline(config, context, out_dir)
     click.echo(
         "driftcheck demo: done. production vs its baseline exits "
         f"{codes['production']}; staging vs production exits {codes['staging']} "
@@ -117,3 +99,32 @@ def run_demo(out_dir: Path) -> int:
         err=True,
     )
     return 0
+
+
+def _run_pipeline(
+    config: LoadedConfig, context: CollectionContext, out_dir: Path
+) -> dict[str, int]:
+    """Baseline production, then check production and staging against it."""
+    production = collect_environment(config, "production", context)
+    write_snapshot(config.baseline_path("production"), production)
+    click.echo(
+        f"driftcheck demo: baselined production -> {config.baseline_path('production')}",
+        err=True,
+    )
+    codes = {}
+    for env_name in ("production", "staging"):
+        comparison = run_check(
+            config,
+            env_name,
+            "production",
+            context,
+            command=f"driftcheck check {env_name} --against production",
+        )
+        report = comparison.report
+        stem = report_stem(env_name, "production")
+        paths = write_reports(report, list(ReportFormat), out_dir, stem)
+        snapshot_path = out_dir / f"{stem}.snapshot.yaml"
+        write_snapshot(snapshot_path, comparison.snapshot)
+        click.echo(render_summary(report, [*paths, snapshot_path]), err=True)
+        codes[env_name] = exit_code(report, Severity.LOW)
+    return codes

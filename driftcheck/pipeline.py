@@ -6,21 +6,26 @@ This is the only module that knows every stage; each stage only knows its inputs
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from driftcheck import __version__
 from driftcheck.baseline import file_sha256, read_snapshot
-from driftcheck.clients import ApiClients
+from driftcheck.clients import ApiClients, build_clients
 from driftcheck.collectors.auth_policy import AuthPolicyCollector
 from driftcheck.collectors.cloud_run import CloudRunCollector
 from driftcheck.collectors.interface import CollectorResult
 from driftcheck.collectors.secrets import SecretManagerCollector, plan_secrets
 from driftcheck.compare import CompareOptions, compare
+from driftcheck.concurrency import RateLimits, Workers
 from driftcheck.config import LoadedConfig, Rules
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import BaselineRef, DriftReport, Provenance, Snapshot
+from driftcheck.progress import Progress
 from driftcheck.report import build_report
 from driftcheck.rules import apply_rules
 from driftcheck.violations import find_violations
@@ -31,22 +36,59 @@ def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def collect_environment(
+@dataclass
+class CollectionContext:
+    """What collecting needs: API clients, the fingerprint key, and the worker pool."""
+
+    clients: ApiClients
+    fingerprints: Fingerprinter
+    workers: Workers
+    access_payloads: bool = True
+
+
+@contextmanager
+def collection_context(
     config: LoadedConfig,
-    env_name: str,
-    clients: ApiClients,
-    fingerprints: Fingerprinter,
+    *,
+    concurrency: int | None = None,
+    progress: Progress | None = None,
     access_payloads: bool = True,
+    clients: ApiClients | None = None,
+) -> Iterator[CollectionContext]:
+    """Build clients, key and workers once; release the workers and progress afterwards."""
+    fingerprints = Fingerprinter.from_environment()
+    api = config.model.api
+    limits = RateLimits(
+        per_minute={
+            "run": api.rate_limits.run,
+            "secretmanager": api.rate_limits.secretmanager,
+            "secretmanager_access": api.rate_limits.secretmanager_access,
+        }
+    )
+    size = concurrency or api.concurrency
+    resolved_clients = clients or build_clients(pool_size=size)
+    workers = Workers(size, limits, progress)
+    try:
+        yield CollectionContext(resolved_clients, fingerprints, workers, access_payloads)
+    finally:
+        workers.close()
+        workers.progress.stop()
+
+
+def collect_environment(
+    config: LoadedConfig, env_name: str, context: CollectionContext
 ) -> Snapshot:
     """Read one environment into a snapshot; what could not be read is listed in ``errors``."""
     env = config.environment(env_name)
+    clients, fingerprints, workers = context.clients, context.fingerprints, context.workers
     collected_at = utc_now()
     result = CollectorResult()
-    result.merge(CloudRunCollector(clients.run, config.model.api, fingerprints).collect(env))
+    run = CloudRunCollector(clients.run, config.model.api, fingerprints, workers)
+    result.merge(run.collect(env))
     plan = plan_secrets(result.resources, env)
     if plan.names:
         secrets = SecretManagerCollector(
-            clients.secrets, config.model.api, fingerprints, access_payloads=access_payloads
+            clients.secrets, config.model.api, fingerprints, workers, context.access_payloads
         )
         result.merge(secrets.collect(env, plan))
     if env.auth is not None:
@@ -61,6 +103,17 @@ def collect_environment(
         resources=dict(sorted(result.resources.items())),
         errors=sorted(result.errors, key=lambda e: (e.resource, e.source, e.message)),
     )
+
+
+def collect_environments(
+    config: LoadedConfig, env_names: list[str], context: CollectionContext
+) -> dict[str, Snapshot]:
+    """Several environments at once, sharing the worker pool and rate limits."""
+    with ThreadPoolExecutor(max_workers=max(1, len(env_names))) as drivers:
+        futures = {
+            name: drivers.submit(collect_environment, config, name, context) for name in env_names
+        }
+        return {name: future.result() for name, future in futures.items()}
 
 
 def shared_secrets(config: LoadedConfig | None, env_name: str) -> frozenset[str]:
@@ -130,11 +183,9 @@ def run_check(
     config: LoadedConfig,
     env_name: str,
     base_env: str,
-    clients: ApiClients,
-    fingerprints: Fingerprinter,
+    context: CollectionContext,
     command: str,
     today: date | None = None,
-    access_payloads: bool = True,
 ) -> Comparison:
     """Collect ``env_name`` and compare it with the approved baseline of ``base_env``."""
     config.environment(env_name)
@@ -143,13 +194,13 @@ def run_check(
     # Read the baseline first: a bad baseline is an input error, found before any API call.
     baseline = read_snapshot(baseline_path, "baseline", environment=base_env)
     started_at = utc_now()
-    snapshot = collect_environment(config, env_name, clients, fingerprints, access_payloads)
+    snapshot = collect_environment(config, env_name, context)
     provenance = Provenance(
         tool_version=__version__,
         config_sha256=config.sha256,
-        principal=clients.principal,
-        endpoints=clients.endpoints,
-        fingerprint_key_id=fingerprints.key_id,
+        principal=context.clients.principal,
+        endpoints=context.clients.endpoints,
+        fingerprint_key_id=context.fingerprints.key_id,
         started_at=started_at,
         finished_at=utc_now(),
         baseline_git_commit=git_commit_of(baseline_path),

@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 
 from driftcheck.baseline import body_of
-from driftcheck.clients import build_clients
 from driftcheck.config import load_config
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.scenario import FaultSpec, Scenario
-from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import Snapshot
-from driftcheck.pipeline import collect_environment
-from tests.conftest import TEST_KEY
+from driftcheck.pipeline import collect_environment, collection_context
 from tests.factories import PROD, invoker_policy, project, scenario, service, two_environments
 
 Start = Callable[[Scenario], EmulatorServer]
@@ -24,7 +21,8 @@ Start = Callable[[Scenario], EmulatorServer]
 
 def collect(workdir: Path, env: str = "production") -> Snapshot:
     config = load_config(workdir / "driftcheck.yaml")
-    return collect_environment(config, env, build_clients(), Fingerprinter(TEST_KEY.encode()))
+    with collection_context(config) as context:
+        return collect_environment(config, env, context)
 
 
 def many_services(count: int) -> Scenario:

@@ -1,22 +1,27 @@
 """Cloud Run services through google-cloud-run's ``run_v2.ServicesClient``.
 
 One ``list_services`` per region and page (it returns whole services, so no service is fetched
-again) and one ``get_iam_policy`` per service. Every call goes through the bounded retry policy;
-failures become collection errors naming the region or service that could not be read.
+again) and one ``get_iam_policy`` per service. IAM calls start as soon as a page arrives, on the
+shared worker pool; every call waits for its (project, region) rate limiter and goes through the
+bounded retry policy. Failures become collection errors naming the region or service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from driftcheck.collectors.interface import CollectorResult, guarded, retry_policy
+from driftcheck.concurrency import RateLimiter, Workers
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Neutralizer, normalize_service
 
 SOURCE = "run.googleapis.com"
+ServiceResult = tuple[str, dict[str, Any], list[CollectionErrorRecord]]
 
 
 def service_key(env: Environment, region: str, name: str) -> str:
@@ -29,58 +34,108 @@ class CloudRunCollector:
 
     source = SOURCE
 
-    def __init__(self, client: Any, settings: ApiSettings, fingerprints: Fingerprinter) -> None:
+    def __init__(
+        self, client: Any, settings: ApiSettings, fingerprints: Fingerprinter, workers: Workers
+    ) -> None:
         self._client = client
         self._settings = settings
         self._retry = retry_policy(settings)
         self._fingerprints = fingerprints
+        self._workers = workers
 
     def collect(self, env: Environment) -> CollectorResult:
         """Every (or every configured) service in every region of ``env``."""
         result = CollectorResult()
-        for region in env.regions:
-            result.merge(self._collect_region(env, region))
+        # Listing drives pagination (sequential by nature) in one thread per region; the calls
+        # it spawns go to the shared pool, which these drivers never occupy.
+        with ThreadPoolExecutor(max_workers=len(env.regions)) as drivers:
+            listings = [drivers.submit(self._list_region, env, region) for region in env.regions]
+            pending: list[Future[ServiceResult]] = []
+            for listing in listings:
+                services, errors = listing.result()
+                pending.extend(services)
+                result.errors.extend(errors)
+        for future in pending:
+            key, body, errors = future.result()
+            result.resources[key] = body
+            result.errors.extend(errors)
         return result
 
-    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
-        return lambda: method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
+    def _call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
+        limiter.acquire()
+        return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
 
-    def _collect_region(self, env: Environment, region: str) -> CollectorResult:
-        result = CollectorResult()
-        parent = f"projects/{env.project}/locations/{region}"
-        wildcard = service_key(env, region, "*")
-        listing = self._call(self._client.list_services, request={"parent": parent})
-        services = guarded(
-            lambda: list(listing()), source=SOURCE, resource=wildcard, errors=result.errors
-        )
-        if services is None:
-            return result
+    def _list_region(
+        self, env: Environment, region: str
+    ) -> tuple[list[Future[ServiceResult]], list[CollectionErrorRecord]]:
+        errors: list[CollectionErrorRecord] = []
+        submitted: list[Future[ServiceResult]] = []
+        limiter = self._workers.limits.limiter("run", env.project, region)
         wanted = set(env.services) if env.services is not None else None
+        progress = self._workers.progress.task(f"{env.project} {region}: services")
         neutral = Neutralizer(
             project=env.project,
             region=region,
             project_number=env.project_number,
             name_map=env.name_map,
         )
-        for service in services:
-            name = service.name.rsplit("/", 1)[-1]
-            if wanted is not None and name not in wanted:
-                continue
-            key = service_key(env, region, name)
-            policy = self._iam_policy(service.name, key, result.errors)
-            raw = type(service).to_dict(
-                service, preserving_proto_field_name=True, use_integers_for_enums=False
-            )
-            result.resources[key] = normalize_service(raw, policy, neutral, self._fingerprints)
-        return result
 
-    def _iam_policy(
-        self, name: str, key: str, errors: list[CollectionErrorRecord]
-    ) -> dict[str, Any] | None:
+        def each_page() -> None:
+            parent = f"projects/{env.project}/locations/{region}"
+            pager = self._call(limiter, self._client.list_services, request={"parent": parent})
+            pages = iter(pager.pages)
+            first = True
+            while True:
+                if not first:
+                    limiter.acquire()  # the pager fetches the next page on next()
+                first = False
+                page = next(pages, None)
+                if page is None:
+                    return
+                services = [
+                    s
+                    for s in page.services
+                    if wanted is None or s.name.rsplit("/", 1)[-1] in wanted
+                ]
+                progress.grow(len(services))
+                submitted.extend(
+                    self._workers.submit(
+                        partial(self._service, env, region, service, neutral, limiter, progress)
+                    )
+                    for service in services
+                )
+
+        guarded(each_page, source=SOURCE, resource=service_key(env, region, "*"), errors=errors)
+        return submitted, errors
+
+    def _service(
+        self,
+        env: Environment,
+        region: str,
+        service: Any,
+        neutral: Neutralizer,
+        limiter: RateLimiter,
+        progress: Any,
+    ) -> ServiceResult:
         from google.protobuf import json_format
 
-        call = self._call(self._client.get_iam_policy, request={"resource": name})
-        policy = guarded(call, source=SOURCE, resource=key, errors=errors)
-        if policy is None:
-            return None
-        return json_format.MessageToDict(policy, preserving_proto_field_name=True)
+        key = service_key(env, region, service.name.rsplit("/", 1)[-1])
+        errors: list[CollectionErrorRecord] = []
+        policy = guarded(
+            lambda: self._call(
+                limiter, self._client.get_iam_policy, request={"resource": service.name}
+            ),
+            source=SOURCE,
+            resource=key,
+            errors=errors,
+        )
+        iam = (
+            None
+            if policy is None
+            else json_format.MessageToDict(policy, preserving_proto_field_name=True)
+        )
+        raw = type(service).to_dict(
+            service, preserving_proto_field_name=True, use_integers_for_enums=False
+        )
+        progress.advance()
+        return key, normalize_service(raw, iam, neutral, self._fingerprints), errors

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from driftcheck.collectors.interface import (
@@ -20,6 +21,7 @@ from driftcheck.collectors.interface import (
     guarded,
     retry_policy,
 )
+from driftcheck.concurrency import Workers
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
@@ -99,25 +101,45 @@ class SecretManagerCollector:
         client: Any,
         settings: ApiSettings,
         fingerprints: Fingerprinter,
+        workers: Workers,
         access_payloads: bool = True,
     ) -> None:
         self._client = client
         self._settings = settings
         self._retry = retry_policy(settings)
         self._fingerprints = fingerprints
+        self._workers = workers
         self._access_payloads = access_payloads
 
-    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Callable[[], Any]:
-        return lambda: method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
+    def _call(
+        self, api: str, project: str, method: Callable[..., Any], **kwargs: Any
+    ) -> Callable[[], Any]:
+        limiter = self._workers.limits.limiter(api, project)
+
+        def call() -> Any:
+            limiter.acquire()
+            return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
+
+        return call
 
     def collect(self, env: Environment, plan: SecretPlan) -> CollectorResult:
-        """One ``secret/<name>`` resource per planned secret."""
+        """One ``secret/<name>`` resource per planned secret, read in parallel."""
         result = CollectorResult()
         neutral = Neutralizer(
             project=env.project, project_number=env.project_number, name_map=env.name_map
         )
-        for name in plan.names:
-            body = self._collect_secret(env, name, plan, neutral, result.errors)
+        progress = self._workers.progress.task(f"{env.project}: secrets", total=len(plan.names))
+
+        def one(name: str) -> tuple[str, dict[str, Any] | None, list[CollectionErrorRecord]]:
+            errors: list[CollectionErrorRecord] = []
+            body = self._collect_secret(env, name, plan, neutral, errors)
+            progress.advance()
+            return name, body, errors
+
+        futures = [self._workers.submit(partial(one, name)) for name in plan.names]
+        for future in futures:
+            name, body, errors = future.result()
+            result.errors.extend(errors)
             if body is not None:
                 result.resources[f"secret/{name}"] = body
         return result
@@ -135,13 +157,20 @@ class SecretManagerCollector:
         key = f"secret/{name}"
         secret_path = f"projects/{env.project}/secrets/{name}"
         try:
-            secret = self._call(self._client.get_secret, request={"name": secret_path})()
+            secret = self._call(
+                "secretmanager", env.project, self._client.get_secret, request={"name": secret_path}
+            )()
         except core.NotFound:
             return {"exists": False, "references": _reference_map(plan, name, {}, None)}
         except api_failures() as exc:
             errors.append(failure_record(SOURCE, key, exc))
             return None
-        listing = self._call(self._client.list_secret_versions, request={"parent": secret_path})
+        listing = self._call(
+            "secretmanager",
+            env.project,
+            self._client.list_secret_versions,
+            request={"parent": secret_path},
+        )
         versions = guarded(lambda: list(listing()), source=SOURCE, resource=key, errors=errors)
         if versions is None:
             return None
@@ -152,7 +181,7 @@ class SecretManagerCollector:
         if plan.consumers.get(name) or not resolved:
             resolved.add("latest")
         fingerprints = self._fingerprint_versions(
-            secret_path, resolved, states, latest, key, errors
+            env.project, secret_path, resolved, states, latest, key, errors
         )
         if fingerprints is None:
             return None
@@ -177,6 +206,7 @@ class SecretManagerCollector:
 
     def _fingerprint_versions(
         self,
+        project: str,
         secret_path: str,
         requested: set[str],
         states: dict[str, str],
@@ -192,6 +222,8 @@ class SecretManagerCollector:
                 result[number] = dict(UNAVAILABLE)
                 continue
             call = self._call(
+                "secretmanager_access",
+                project,
                 self._client.access_secret_version,
                 request={"name": f"{secret_path}/versions/{number}"},
             )

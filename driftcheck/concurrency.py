@@ -1,0 +1,95 @@
+"""Bounded concurrency and quota-aware rate limits for API calls.
+
+Collection time is bounded by API latency and quotas, not CPU. Calls run on one bounded worker
+pool; each (API, project[, region]) has its own token bucket set below the documented quota, so
+that driftcheck never trips quotas it shares with gcloud, the console and Terraform.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from driftcheck.progress import NullProgress, Progress
+
+T = TypeVar("T")
+DEFAULT_CONCURRENCY = 16
+
+
+class RateLimiter:
+    """Token bucket: ``per_minute`` calls a minute, bursting up to ``burst`` at once."""
+
+    def __init__(self, per_minute: float, burst: float | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, burst if burst is not None else per_minute)
+        self._tokens = self.capacity
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until one call is allowed."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                wait = (1.0 - self._tokens) / self.rate
+            time.sleep(wait)
+
+
+@dataclass
+class RateLimits:
+    """One limiter per (API, project[, region]), created on first use."""
+
+    per_minute: dict[str, float]
+    _limiters: dict[tuple[str, ...], RateLimiter] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def limiter(self, api: str, *scope: str) -> RateLimiter:
+        """The limiter of ``api`` in ``scope`` (project, and region where quotas are regional)."""
+        key = (api, *scope)
+        with self._lock:
+            if key not in self._limiters:
+                self._limiters[key] = RateLimiter(self.per_minute[api])
+            return self._limiters[key]
+
+
+class Workers:
+    """The worker pool every collector submits its API calls to, plus limits and progress."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        limits: RateLimits,
+        progress: Progress | None = None,
+    ) -> None:
+        self.concurrency = concurrency
+        self.limits = limits
+        self.progress = progress or NullProgress()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="driftcheck")
+
+    def submit(self, function: Callable[[], T]) -> Future[T]:
+        """Run ``function`` on the pool."""
+        return self._pool.submit(function)
+
+    def map(self, function: Callable[[T], object], items: Iterable[T]) -> None:
+        """Run ``function`` on every item and wait for all (exceptions propagate)."""
+        for future in [self._pool.submit(function, item) for item in items]:
+            future.result()
+
+    def close(self) -> None:
+        """Wait for running calls and release the threads."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
