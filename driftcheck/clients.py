@@ -40,11 +40,12 @@ def _endpoint(var: str) -> str | None:
     return value.rstrip("/") or None
 
 
-def _widen_connection_pool(client: Any, size: int) -> Any:
+def _tune_session(client: Any, size: int, emulator: bool) -> Any:
     """Let ``size`` concurrent calls share a client without discarding connections.
 
     requests keeps 10 connections per host by default; the REST transport's session is reached
-    through a private attribute because the client offers no public knob for it.
+    through a private attribute because the client offers no public knob for it. An emulator on
+    loopback is never reached through a proxy, so the per-request proxy lookup is skipped.
     """
     from requests.adapters import HTTPAdapter
 
@@ -53,6 +54,8 @@ def _widen_connection_pool(client: Any, size: int) -> Any:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(size, 10))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        if emulator:
+            session.trust_env = False
     return client
 
 
@@ -79,14 +82,17 @@ def build_clients(pool_size: int = 16) -> ApiClients:
         return {"credentials": credentials}
 
     return ApiClients(
-        run=_widen_connection_pool(
-            run_v2.ServicesClient(transport="rest", **options(run_endpoint)), pool_size
+        run=_tune_session(
+            run_v2.ServicesClient(transport="rest", **options(run_endpoint)),
+            pool_size,
+            emulator=run_endpoint is not None,
         ),
-        secrets=_widen_connection_pool(
+        secrets=_tune_session(
             secretmanager_v1.SecretManagerServiceClient(
                 transport="rest", **options(secrets_endpoint)
             ),
             pool_size,
+            emulator=secrets_endpoint is not None,
         ),
         http=httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"}),
         endpoints={

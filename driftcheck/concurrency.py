@@ -23,25 +23,33 @@ DEFAULT_CONCURRENCY = 16
 class RateLimiter:
     """Token bucket: ``per_minute`` calls a minute, bursting up to ``burst`` at once."""
 
-    def __init__(self, per_minute: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        per_minute: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, burst if burst is not None else per_minute)
+        self._clock = clock
+        self._sleep = sleep
         self._tokens = self.capacity
-        self._updated = time.monotonic()
+        self._updated = clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         """Block until one call is allowed."""
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
                     return
                 wait = (1.0 - self._tokens) / self.rate
-            time.sleep(wait)
+            self._sleep(wait)
 
 
 @dataclass

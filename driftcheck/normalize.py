@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from driftcheck.fingerprint import Fingerprinter
@@ -95,22 +96,23 @@ class Neutralizer:
     name_map: Mapping[str, str] | None = None
 
     def __call__(self, text: str) -> str:
-        for token, placeholder in self._replacements():
-            text = token.sub(placeholder, text)
+        pattern, placeholders = self._pattern
+        if pattern.search(text):
+            text = pattern.sub(lambda match: placeholders[match.group(0)], text)
         for literal, neutral in (self.name_map or {}).items():
             text = text.replace(literal, neutral)
         return text
 
-    def _replacements(self) -> list[tuple[re.Pattern[str], str]]:
-        pairs = [(self.project, "${project}")]
+    @cached_property
+    def _pattern(self) -> tuple[re.Pattern[str], dict[str, str]]:
+        """One compiled pattern for every token, matched only as a whole word."""
+        placeholders = {self.project: "${project}"}
         if self.project_number:
-            pairs.append((self.project_number, "${project}"))
+            placeholders[self.project_number] = "${project}"
         if self.region:
-            pairs.append((self.region, "${region}"))
-        return [
-            (re.compile(rf"(?<![A-Za-z0-9-]){re.escape(token)}(?![A-Za-z0-9])"), placeholder)
-            for token, placeholder in pairs
-        ]
+            placeholders[self.region] = "${region}"
+        tokens = "|".join(re.escape(t) for t in sorted(placeholders, key=len, reverse=True))
+        return re.compile(rf"(?<![A-Za-z0-9-])(?:{tokens})(?![A-Za-z0-9])"), placeholders
 
 
 def seconds(value: Any) -> Any:

@@ -21,7 +21,7 @@ from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Neutralizer, normalize_service
 
 SOURCE = "run.googleapis.com"
-ServiceResult = tuple[str, dict[str, Any], list[CollectionErrorRecord]]
+ServiceResult = tuple[str, str, Any, dict[str, Any] | None, list[CollectionErrorRecord]]
 
 
 def service_key(env: Environment, region: str, name: str) -> str:
@@ -46,6 +46,15 @@ class CloudRunCollector:
     def collect(self, env: Environment) -> CollectorResult:
         """Every (or every configured) service in every region of ``env``."""
         result = CollectorResult()
+        neutrals = {
+            region: Neutralizer(
+                project=env.project,
+                region=region,
+                project_number=env.project_number,
+                name_map=env.name_map,
+            )
+            for region in env.regions
+        }
         # Listing drives pagination (sequential by nature) in one thread per region; the calls
         # it spawns go to the shared pool, which these drivers never occupy.
         with ThreadPoolExecutor(max_workers=len(env.regions)) as drivers:
@@ -55,9 +64,15 @@ class CloudRunCollector:
                 services, errors = listing.result()
                 pending.extend(services)
                 result.errors.extend(errors)
+        # Normalizing here, while later calls are still in flight, frees pool workers sooner.
         for future in pending:
-            key, body, errors = future.result()
-            result.resources[key] = body
+            key, region, service, iam, errors = future.result()
+            raw = type(service).to_dict(
+                service, preserving_proto_field_name=True, use_integers_for_enums=False
+            )
+            result.resources[key] = normalize_service(
+                raw, iam, neutrals[region], self._fingerprints
+            )
             result.errors.extend(errors)
         return result
 
@@ -73,12 +88,6 @@ class CloudRunCollector:
         limiter = self._workers.limits.limiter("run", env.project, region)
         wanted = set(env.services) if env.services is not None else None
         progress = self._workers.progress.task(f"{env.project} {region}: services")
-        neutral = Neutralizer(
-            project=env.project,
-            region=region,
-            project_number=env.project_number,
-            name_map=env.name_map,
-        )
 
         def each_page() -> None:
             parent = f"projects/{env.project}/locations/{region}"
@@ -100,7 +109,7 @@ class CloudRunCollector:
                 progress.grow(len(services))
                 submitted.extend(
                     self._workers.submit(
-                        partial(self._service, env, region, service, neutral, limiter, progress)
+                        partial(self._iam_policy, env, region, service, limiter, progress)
                     )
                     for service in services
                 )
@@ -108,12 +117,11 @@ class CloudRunCollector:
         guarded(each_page, source=SOURCE, resource=service_key(env, region, "*"), errors=errors)
         return submitted, errors
 
-    def _service(
+    def _iam_policy(
         self,
         env: Environment,
         region: str,
         service: Any,
-        neutral: Neutralizer,
         limiter: RateLimiter,
         progress: Any,
     ) -> ServiceResult:
@@ -134,8 +142,5 @@ class CloudRunCollector:
             if policy is None
             else json_format.MessageToDict(policy, preserving_proto_field_name=True)
         )
-        raw = type(service).to_dict(
-            service, preserving_proto_field_name=True, use_integers_for_enums=False
-        )
         progress.advance()
-        return key, normalize_service(raw, iam, neutral, self._fingerprints), errors
+        return key, region, service, iam, errors

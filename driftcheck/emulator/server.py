@@ -85,6 +85,9 @@ class EmulatorState:
         self.scenario = scenario
         self.faults = [Fault.from_spec(spec) for spec in scenario.faults]
         self.calls: list[tuple[str, str]] = []
+        self.services: dict[tuple[str, str], Any] = {}
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self.lock = threading.Lock()
         self.boot = uuid.uuid4().hex
         self.boot_time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -158,15 +161,22 @@ class _Api:
 
     def _services(
         self, project_ref: str, location: str
-    ) -> tuple[str, ProjectSpec, list[dict[str, Any]]]:
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The services of a location as served, and an index by short name (built once)."""
         project_id, spec = self.state.project(project_ref)
-        raw = spec.services.get(location, [])
-        return project_id, spec, [self._service_json(project_id, spec, location, s) for s in raw]
+        with self.state.lock:
+            cached = self.state.services.get((project_id, location))
+            if cached is None:
+                raw = spec.services.get(location, [])
+                served = [self._service_json(project_id, spec, location, s) for s in raw]
+                index = {s["name"].rsplit("/", 1)[-1]: s for s in served}
+                cached = self.state.services[(project_id, location)] = (served, index)
+        return cached
 
     def list_services(
         self, project: str, location: str, *, query: dict[str, list[str]]
     ) -> dict[str, Any]:
-        _pid, _spec, services = self._services(project, location)
+        services, _index = self._services(project, location)
         cap = self.state.scenario.max_page_size
         size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
         start = int((query.get("pageToken") or ["0"])[0] or 0)
@@ -179,10 +189,9 @@ class _Api:
     def get_service(
         self, project: str, location: str, name: str, *, query: dict[str, list[str]]
     ) -> dict[str, Any]:
-        _pid, _spec, services = self._services(project, location)
-        for service in services:
-            if service["name"].endswith(f"/services/{name}"):
-                return service
+        _services, index = self._services(project, location)
+        if name in index:
+            return index[name]
         raise ApiError(
             404, f"Resource 'projects/{project}/locations/{location}/services/{name}' was not found"
         )
@@ -278,6 +287,7 @@ class _Api:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silence the default per-request log on stderr."""
@@ -303,6 +313,16 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.calls.append((method, url.path))
             fault = next((f for f in state.faults if f.take(method, url.path)), None)
+            state.in_flight += 1
+            state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+        try:
+            self._answer(method, url, fault)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _answer(self, method: str, url: Any, fault: Fault | None) -> None:
+        state = self.server.state
         if state.scenario.latency_ms:
             time.sleep(state.scenario.latency_ms / 1000)
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,213 @@
+"""driftcheck benchmark: measures and prints; asserts nothing (``make bench``).
+
+1. Collection of 2 environments x 300 services through the real google-cloud-run client against
+   the emulator (in its own process) with 50 ms injected latency: wall time against the ideal
+   (API calls x latency / concurrency), speed-up over a sequential per-service loop with the same
+   client, and API calls per service.
+2. Compare and render (json, html, md) for 300 and 3,000 services with 5% drifted, each in a fresh
+   process so that peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from driftcheck.emulator.scenario import Scenario  # noqa: E402
+from tests.factories import (  # noqa: E402
+    PROD,
+    STAGING,
+    config_data,
+    invoker_policy,
+    project,
+    scenario,
+    service,
+)
+
+LATENCY_MS = 50.0
+SERVICES = 300
+CONCURRENCY = 16
+RUNS = 5
+PAGE_SIZE = 100
+KEY = "benchmark-fingerprint-key-0123456789"
+
+
+def estate(count: int) -> Scenario:
+    def env(project_id: str, number: str) -> dict[str, Any]:
+        services = [service(f"svc-{i:04d}", project_id) for i in range(count)]
+        iam = {f"svc-{i:04d}": invoker_policy("group:ops@example.com") for i in range(count)}
+        return project(services, number, iam=iam)
+
+    return scenario(
+        projects={PROD: env(PROD, "111111111111"), STAGING: env(STAGING, "222222222222")},
+        latency_ms=LATENCY_MS,
+        max_page_size=PAGE_SIZE,
+    )
+
+
+def serve(scenario_json: str, ready: Any, stop: Any) -> None:
+    """Child process: run the emulator until told to stop."""
+    from driftcheck.emulator import EmulatorServer
+
+    with EmulatorServer(Scenario.model_validate_json(scenario_json)) as server:
+        ready.put(server.url)
+        stop.wait()
+        ready.put(len(server.calls))
+
+
+def collection_benchmark() -> None:
+    from driftcheck.clients import build_clients
+    from driftcheck.config import load_config
+    from driftcheck.pipeline import collect_environments, collection_context
+
+    ready: Any = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    child = multiprocessing.Process(target=serve, args=(estate(SERVICES).model_dump_json(), ready, stop))
+    child.start()
+    url = ready.get(timeout=60)
+    os.environ.update(
+        DRIFTCHECK_RUN_ENDPOINT=url, DRIFTCHECK_SECRETMANAGER_ENDPOINT=url,
+        DRIFTCHECK_FINGERPRINT_KEY=KEY,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "driftcheck.yaml"
+        path.write_text(json.dumps(config_data(api={"timeout_seconds": 30, "retry_seconds": 60})))
+        config = load_config(path)
+        clients = build_clients(pool_size=CONCURRENCY)
+        walls = []
+        for _run in range(RUNS):  # fresh rate limiters each time, as in a real run
+            with collection_context(config, concurrency=CONCURRENCY, clients=clients) as context:
+                started = time.perf_counter()
+                snapshots = collect_environments(config, ["production", "staging"], context)
+                walls.append(time.perf_counter() - started)
+        sequential, sequential_calls = sequential_loop(clients.run)
+    stop.set()
+    calls = (ready.get(timeout=60) - sequential_calls) // RUNS
+    wall = statistics.median(walls)
+    child.join(timeout=30)
+    services = sum(len(s.resources) for s in snapshots.values())
+    assert all(not s.errors for s in snapshots.values()), "collection had errors"
+    ideal = calls * LATENCY_MS / 1000 / CONCURRENCY
+    print(f"collection: 2 environments x {SERVICES} services, {LATENCY_MS:.0f} ms latency, "
+          f"concurrency {CONCURRENCY}")
+    print(f"  API calls              {calls} ({calls / services:.2f} per service)")
+    print(f"  wall time              {wall:.2f} s (median of {RUNS}; runs: "
+          f"{', '.join(f'{w:.2f}' for w in walls)})")
+    print(f"  ideal                  {ideal:.2f} s (calls x latency / concurrency)")
+    print(f"  ratio to ideal         {wall / ideal:.2f}   (target <= 1.2)")
+    print(f"  sequential loop        {sequential:.2f} s")
+    print(f"  speed-up               {sequential / wall:.1f}x  (target >= 10x)")
+
+
+def sequential_loop(client: Any) -> tuple[float, int]:
+    """The naive way: list, then one IAM call per service, one after the other."""
+    started = time.perf_counter()
+    calls = 0
+    for project_id in (PROD, STAGING):
+        pager = client.list_services(request={"parent": f"projects/{project_id}/locations/us-central1"})
+        for page in pager.pages:
+            calls += 1
+            for svc in page.services:
+                client.get_iam_policy(request={"resource": svc.name})
+                calls += 1
+    return time.perf_counter() - started, calls
+
+
+def compare_render_child(count: int) -> None:
+    """Child process: build two snapshots, then time compare and render."""
+    from driftcheck.compare import CompareOptions, compare
+    from driftcheck.fingerprint import Fingerprinter
+    from driftcheck.model import BaselineRef, Provenance, Snapshot
+    from driftcheck.normalize import Neutralizer, normalize_service
+    from driftcheck.render.interface import ReportFormat
+    from driftcheck.report import build_report
+    from tests.factories import service as make_service
+
+    fingerprints = Fingerprinter(KEY.encode())
+    neutral = Neutralizer(project=PROD, region="us-central1")
+
+    def snapshot(env: str, drifted: bool) -> Snapshot:
+        resources = {}
+        for i in range(count):
+            raw = make_service(f"svc-{i:05d}", PROD)
+            if drifted and i % 20 == 0:  # 5% drifted
+                raw["template"]["timeout"] = "300s"
+                raw["template"]["containers"][0]["env"].append({"name": "NEW", "value": "x"})
+            body = _to_dict_shape(raw)
+            resources[f"service/svc-{i:05d}"] = normalize_service(body, {}, neutral, fingerprints)
+        return Snapshot(environment=env, project=PROD, collected_at="t", tool_version="b",
+                        resources=resources)
+
+    baseline, actual = snapshot("production", False), snapshot("staging", True)
+    started = time.perf_counter()
+    findings = compare(baseline, actual, CompareOptions(cross_environment=True))
+    report = build_report(
+        "staging", BaselineRef(environment="production", path="b", sha256="0" * 64,
+                               collected_at="t"),
+        findings, [], Provenance(tool_version="b"), generated_at="t",
+    )
+    compared = time.perf_counter() - started
+    started = time.perf_counter()
+    sizes = {fmt.value: len(fmt.renderer(report)) for fmt in ReportFormat}
+    rendered = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"count": count, "findings": len(findings), "compare": compared,
+                      "render": rendered, "peak_mb": peak_mb, "sizes": sizes}))
+
+
+def _to_dict_shape(raw: dict[str, Any]) -> dict[str, Any]:
+    """REST camelCase -> the snake_case shape of ``Service.to_dict``."""
+    import re
+
+    def snake(key: str) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+    def convert(value: Any, parent: str = "") -> Any:
+        if isinstance(value, dict):
+            keep = parent in ("labels", "annotations", "limits")
+            return {(k if keep else snake(k)): convert(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v, parent) for v in value]
+        return value
+
+    return dict(convert(raw))
+
+
+def compare_render_benchmark() -> None:
+    results = {}
+    for count in (300, 3000):
+        done = subprocess.run(
+            [sys.executable, __file__, "--compare-child", str(count)],
+            capture_output=True, text=True, check=True,
+        )
+        results[count] = json.loads(done.stdout.strip().splitlines()[-1])
+    print("compare and render (5% drifted)")
+    for count, r in results.items():
+        print(f"  {count:>5} services: {r['findings']:>4} findings, compare {r['compare']:.3f} s, "
+              f"render {r['render']:.3f} s, peak RSS {r['peak_mb']:.0f} MB")
+    small, large = results[300], results[3000]
+    print(f"  3,000 services: compare <= 1 s: {large['compare']:.3f} s; renders <= 2 s: "
+          f"{large['render']:.3f} s; peak RSS <= 400 MB: {large['peak_mb']:.0f} MB")
+    total_small = small["compare"] + small["render"]
+    total_large = large["compare"] + large["render"]
+    print(f"  10x services cost {total_large / total_small:.1f}x the time (target <= 12x)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--compare-child":
+        compare_render_child(int(sys.argv[2]))
+    else:
+        collection_benchmark()
+        compare_render_benchmark()

@@ -1,0 +1,141 @@
+"""Scale behaviour: bounded concurrency, rate limits, progress, and a fast start."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from driftcheck.concurrency import RateLimiter
+from driftcheck.config import load_config
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import Scenario
+from driftcheck.pipeline import collect_environments, collection_context
+from driftcheck.progress import NullProgress, RichProgress, progress_for
+from tests.factories import PROD, STAGING, invoker_policy, project, scenario, service
+
+Start = Callable[[Scenario], EmulatorServer]
+
+
+def estate(count: int, latency_ms: float = 0) -> Scenario:
+    def env(project_id: str, number: str) -> dict[str, object]:
+        services = [service(f"svc-{i:03d}", project_id) for i in range(count)]
+        iam = {f"svc-{i:03d}": invoker_policy("user:a@example.com") for i in range(count)}
+        return project(services, number, iam=iam)
+
+    return scenario(
+        projects={PROD: env(PROD, "1111"), STAGING: env(STAGING, "2222")},
+        latency_ms=latency_ms,
+        max_page_size=10,
+    )
+
+
+def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: Path) -> None:
+    server = emulator(estate(24, latency_ms=50))
+    config = load_config(workdir / "driftcheck.yaml")
+    with collection_context(config, concurrency=6) as context:
+        snapshots = collect_environments(config, ["production", "staging"], context)
+    assert all(len(s.resources) == 24 and not s.errors for s in snapshots.values())
+    # 6 pool workers plus one listing driver per environment and region
+    assert 2 <= server.state.peak_in_flight <= 6 + 2
+
+
+def test_no_call_is_repeated(emulator: Start, workdir: Path) -> None:
+    server = emulator(estate(25))
+    config = load_config(workdir / "driftcheck.yaml")
+    with collection_context(config, concurrency=8) as context:
+        collect_environments(config, ["production"], context)
+    paths = [path for _method, path in server.calls]
+    assert len(paths) == len(set(paths)) + 2  # the same list URL, one request per extra page
+    assert len([p for p in paths if p.endswith(":getIamPolicy")]) == 25
+    assert len([p for p in paths if p.endswith("/services")]) == 3
+
+
+def test_rate_limiter_bursts_then_paces() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        limiter.acquire()
+    assert slept == []  # the burst passes at once
+    limiter.acquire()
+    limiter.acquire()
+    assert round(sum(slept), 6) == 2.0  # then one call a second
+    assert now[0] == sum(slept)
+
+
+def test_progress_is_silent_off_a_terminal_and_with_quiet() -> None:
+    assert isinstance(progress_for(quiet=True), NullProgress)
+    assert isinstance(progress_for(quiet=False), NullProgress)  # pytest's stderr is no tty
+
+
+def test_rich_progress_draws_on_a_terminal() -> None:
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    progress = RichProgress(Console(file=buffer, force_terminal=True, width=80))
+    task = progress.task("acme-prod us-central1: services")
+    task.grow(4)
+    task.advance(2)
+    progress.stop()
+    assert "acme-prod us-central1: services" in buffer.getvalue()
+
+
+def imported_modules(*args: str) -> set[str]:
+    code = (
+        "import sys\n"
+        "from driftcheck.cli import main\n"
+        "try:\n"
+        f"    main({list(args)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(done.stdout.split())
+
+
+def heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in ("google", "grpc")}
+
+
+def test_help_imports_no_google_or_grpc_module() -> None:
+    modules = imported_modules("--help")
+    assert "driftcheck.cli" in modules
+    assert heavy(modules) == set()
+
+
+def test_diff_imports_no_google_or_grpc_module(tmp_path: Path) -> None:
+    from driftcheck.baseline import write_snapshot
+    from driftcheck.model import Snapshot
+
+    for name, timeout in (("a", 300), ("b", 60)):
+        write_snapshot(
+            tmp_path / f"{name}.yaml",
+            Snapshot(
+                environment=name,
+                project="p",
+                collected_at="t",
+                tool_version="x",
+                resources={"service/api": {"template": {"timeout": timeout}}},
+            ),
+        )
+    modules = imported_modules(
+        "diff",
+        str(tmp_path / "a.yaml"),
+        str(tmp_path / "b.yaml"),
+        "--out-dir",
+        str(tmp_path / "out"),
+    )
+    assert (tmp_path / "out" / "b-vs-a.json").is_file()
+    assert "deepdiff" in modules
+    assert heavy(modules) == set()
