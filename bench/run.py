@@ -74,11 +74,14 @@ def collection_benchmark() -> None:
 
     ready: Any = multiprocessing.Queue()
     stop = multiprocessing.Event()
-    child = multiprocessing.Process(target=serve, args=(estate(SERVICES).model_dump_json(), ready, stop))
+    child = multiprocessing.Process(
+        target=serve, args=(estate(SERVICES).model_dump_json(), ready, stop)
+    )
     child.start()
     url = ready.get(timeout=60)
     os.environ.update(
-        DRIFTCHECK_RUN_ENDPOINT=url, DRIFTCHECK_SECRETMANAGER_ENDPOINT=url,
+        DRIFTCHECK_RUN_ENDPOINT=url,
+        DRIFTCHECK_SECRETMANAGER_ENDPOINT=url,
         DRIFTCHECK_FINGERPRINT_KEY=KEY,
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -100,11 +103,15 @@ def collection_benchmark() -> None:
     services = sum(len(s.resources) for s in snapshots.values())
     assert all(not s.errors for s in snapshots.values()), "collection had errors"
     ideal = calls * LATENCY_MS / 1000 / CONCURRENCY
-    print(f"collection: 2 environments x {SERVICES} services, {LATENCY_MS:.0f} ms latency, "
-          f"concurrency {CONCURRENCY}")
+    print(
+        f"collection: 2 environments x {SERVICES} services, {LATENCY_MS:.0f} ms latency, "
+        f"concurrency {CONCURRENCY}"
+    )
     print(f"  API calls              {calls} ({calls / services:.2f} per service)")
-    print(f"  wall time              {wall:.2f} s (median of {RUNS}; runs: "
-          f"{', '.join(f'{w:.2f}' for w in walls)})")
+    print(
+        f"  wall time              {wall:.2f} s (median of {RUNS}; runs: "
+        f"{', '.join(f'{w:.2f}' for w in walls)})"
+    )
     print(f"  ideal                  {ideal:.2f} s (calls x latency / concurrency)")
     print(f"  ratio to ideal         {wall / ideal:.2f}   (target <= 1.2)")
     print(f"  sequential loop        {sequential:.2f} s")
@@ -116,7 +123,9 @@ def sequential_loop(client: Any) -> tuple[float, int]:
     started = time.perf_counter()
     calls = 0
     for project_id in (PROD, STAGING):
-        pager = client.list_services(request={"parent": f"projects/{project_id}/locations/us-central1"})
+        pager = client.list_services(
+            request={"parent": f"projects/{project_id}/locations/us-central1"}
+        )
         for page in pager.pages:
             calls += 1
             for svc in page.services:
@@ -147,24 +156,38 @@ def compare_render_child(count: int) -> None:
                 raw["template"]["containers"][0]["env"].append({"name": "NEW", "value": "x"})
             body = _to_dict_shape(raw)
             resources[f"service/svc-{i:05d}"] = normalize_service(body, {}, neutral, fingerprints)
-        return Snapshot(environment=env, project=PROD, collected_at="t", tool_version="b",
-                        resources=resources)
+        return Snapshot(
+            environment=env, project=PROD, collected_at="t", tool_version="b", resources=resources
+        )
 
     baseline, actual = snapshot("production", False), snapshot("staging", True)
     started = time.perf_counter()
     findings = compare(baseline, actual, CompareOptions(cross_environment=True))
     report = build_report(
-        "staging", BaselineRef(environment="production", path="b", sha256="0" * 64,
-                               collected_at="t"),
-        findings, [], Provenance(tool_version="b"), generated_at="t",
+        "staging",
+        BaselineRef(environment="production", path="b", sha256="0" * 64, collected_at="t"),
+        findings,
+        [],
+        Provenance(tool_version="b"),
+        generated_at="t",
     )
     compared = time.perf_counter() - started
     started = time.perf_counter()
     sizes = {fmt.value: len(fmt.renderer(report)) for fmt in ReportFormat}
     rendered = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"count": count, "findings": len(findings), "compare": compared,
-                      "render": rendered, "peak_mb": peak_mb, "sizes": sizes}))
+    print(
+        json.dumps(
+            {
+                "count": count,
+                "findings": len(findings),
+                "compare": compared,
+                "render": rendered,
+                "peak_mb": peak_mb,
+                "sizes": sizes,
+            }
+        )
+    )
 
 
 def _to_dict_shape(raw: dict[str, Any]) -> dict[str, Any]:
@@ -190,16 +213,22 @@ def compare_render_benchmark() -> None:
     for count in (300, 3000):
         done = subprocess.run(
             [sys.executable, __file__, "--compare-child", str(count)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results[count] = json.loads(done.stdout.strip().splitlines()[-1])
     print("compare and render (5% drifted)")
     for count, r in results.items():
-        print(f"  {count:>5} services: {r['findings']:>4} findings, compare {r['compare']:.3f} s, "
-              f"render {r['render']:.3f} s, peak RSS {r['peak_mb']:.0f} MB")
+        print(
+            f"  {count:>5} services: {r['findings']:>4} findings, compare {r['compare']:.3f} s, "
+            f"render {r['render']:.3f} s, peak RSS {r['peak_mb']:.0f} MB"
+        )
     small, large = results[300], results[3000]
-    print(f"  3,000 services: compare <= 1 s: {large['compare']:.3f} s; renders <= 2 s: "
-          f"{large['render']:.3f} s; peak RSS <= 400 MB: {large['peak_mb']:.0f} MB")
+    print(
+        f"  3,000 services: compare <= 1 s: {large['compare']:.3f} s; renders <= 2 s: "
+        f"{large['render']:.3f} s; peak RSS <= 400 MB: {large['peak_mb']:.0f} MB"
+    )
     total_small = small["compare"] + small["render"]
     total_large = large["compare"] + large["render"]
     print(f"  10x services cost {total_large / total_small:.1f}x the time (target <= 12x)")

@@ -47,7 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
 def serving() -> Iterator[DocumentServer]:
     """A running DocumentServer, shut down afterwards."""
     server = DocumentServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
