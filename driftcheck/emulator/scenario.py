@@ -53,6 +53,7 @@ class FaultSpec(_Strict):
     body: str = Field(default="json", pattern="^(json|html|malformed|truncated|reset|slow)$")
     times: int | None = None
     delay_seconds: float = 0.0
+    message: str | None = Field(default=None, description="Error message of a json fault")
 
 
 class Scenario(_Strict):

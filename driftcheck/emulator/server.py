@@ -365,7 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b'{"services": [')
             self.close_connection = True
         else:
-            self._send_error(ApiError(spec.status, f"Injected fault {spec.status}."))
+            message = spec.message or f"Injected fault {spec.status}."
+            self._send_error(ApiError(spec.status, message))
         return True
 
     def _send_error(self, error: ApiError) -> None:
@@ -389,6 +390,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     state: EmulatorState
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a timeout, an injected reset) is not worth a traceback."""
 
 
 class EmulatorServer:
