@@ -287,17 +287,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except click.exceptions.Abort:
-        _echo_err("driftcheck: interrupted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _echo_err("driftcheck: interrupted; nothing half-written was left behind")
         sys.exit(130)
     except DriftcheckError as exc:
         if _state["verbose"]:
             traceback.print_exc()
         _echo_err(f"driftcheck: error: {exc}")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _echo_err("driftcheck: interrupted; nothing half-written was left behind")
-        sys.exit(130)
     except Terminated:
         _echo_err("driftcheck: terminated; nothing half-written was left behind")
         sys.exit(143)

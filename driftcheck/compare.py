@@ -99,6 +99,8 @@ def make_finding(
     rule: str | None = None,
 ) -> Finding:
     """A finding with its stable id and, unless given, its catalogue severity."""
+    baseline = None if baseline is _MISSING else baseline
+    actual = None if actual is _MISSING else actual
     if severity is None:
         severity, rule = classify(resource, path, kind, baseline, actual)
     return Finding(
@@ -107,8 +109,8 @@ def make_finding(
         path=path,
         kind=kind,
         severity=severity,
-        baseline=None if baseline is _MISSING else baseline,
-        actual=None if actual is _MISSING else actual,
+        baseline=baseline,
+        actual=actual,
         message=message,
         rule=rule,
     )

@@ -256,3 +256,11 @@ def test_user_rules_override_ignore_and_suppress() -> None:
     expired = {f.path: f for f in apply_rules(findings, rules, date(2027, 1, 1))}
     assert not expired["template.timeout"].suppressed
     assert "expired" in expired["rules.suppress[0]"].message
+
+
+def test_public_invoker_role_added_whole_is_critical() -> None:
+    body = changed()
+    body["iam"] = {**SERVICE["iam"], "roles/run.invoker": ["allUsers"]}
+    before = changed(iam={})
+    finding = only(diff(body, before=before))
+    assert (finding.kind, finding.severity) == (FindingKind.ADDED, Severity.CRITICAL)
