@@ -6,9 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from driftcheck.emulator.scenario import Scenario
+from driftcheck.yamlio import dump_yaml
 
 PROD = "acme-prod"
 STAGING = "acme-staging"
@@ -120,5 +119,5 @@ def config_data(**overrides: Any) -> dict[str, Any]:
 def write_config(directory: Path, **overrides: Any) -> Path:
     """Write a driftcheck.yaml into ``directory`` and return its path."""
     path = directory / "driftcheck.yaml"
-    path.write_text(yaml.safe_dump(config_data(**overrides), sort_keys=False), encoding="utf-8")
+    path.write_text(dump_yaml(config_data(**overrides)), encoding="utf-8")
     return path

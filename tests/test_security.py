@@ -1,0 +1,215 @@
+"""Attacks on driftcheck's promises: secret canaries everywhere, markup injection through the
+whole pipeline into a real browser, and a read-only footprint on the APIs."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.model import DriftReport
+from tests.conftest import CliResult
+from tests.factories import PROD, STAGING, invoker_policy, project, scenario, service, write_config
+from tests.hostile import HOSTILE
+from tests.test_html_browser import CHROMIUM, CHROMIUM_ARGS
+
+Start = Callable[[Scenario], EmulatorServer]
+Run = Callable[..., CliResult]
+
+
+def canary(kind: str) -> str:
+    return f"canary{kind}{uuid.uuid4().hex}"
+
+
+class Canaries:
+    """Unique canaries for every secret payload, secret-looking env value and token."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def new(self, kind: str) -> str:
+        value = canary(kind)
+        self.values.append(value)
+        return value
+
+    def token(self) -> str:
+        value = jwt.encode(
+            {
+                "iss": "https://auth.example.com",
+                "aud": "backend",
+                "exp": int(time.time()) + 600,
+                "permissions": ["read"],
+                "sub": self.new("sub"),
+            },
+            self.new("hmac-key-for-token"),
+            algorithm="HS256",
+        )
+        self.values.append(value)
+        self.values.extend(part for part in value.split(".") if len(part) > 16)
+        return value
+
+
+def canary_estate(canaries: Canaries) -> Scenario:
+    def env_project(project_id: str, number: str) -> dict[str, Any]:
+        backend = service("backend", project_id)
+        backend["template"]["containers"][0]["env"] += [
+            {"name": "DB_PASSWORD", "value": canaries.new("dbpass")},
+            {"name": "STRIPE_KEY", "value": "sk_live_" + canaries.new("stripe")},
+            {"name": "DATABASE_URL", "value": f"postgres://app:{canaries.new('url')}@db/app"},
+            {
+                "name": "E2E",
+                "valueSource": {"secretKeyRef": {"secret": "e2e", "version": "latest"}},
+            },
+            {"name": "OLD", "valueSource": {"secretKeyRef": {"secret": "e2e", "version": "1"}}},
+        ]
+        versions = [
+            {"version": 1, "state": "DISABLED", "payload": canaries.new("payload")},
+            {"version": 2, "state": "ENABLED", "payload": canaries.new("payload")},
+        ]
+        return project(
+            [backend],
+            number,
+            iam={"backend": invoker_policy("user:a@x.com")},
+            secrets={
+                "e2e": {"versions": versions},
+                "extra": {"versions": [{"version": 1, "payload": canaries.new("extra")}]},
+            },
+        )
+
+    return scenario(projects={PROD: env_project(PROD, "1111"), STAGING: env_project(STAGING, "2")})
+
+
+def test_no_canary_reaches_any_output(
+    emulator: Start, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canaries = Canaries()
+    server = emulator(canary_estate(canaries))
+    monkeypatch.setenv("E2E_HELD", canaries.new("held"))
+    monkeypatch.setenv("E2E_TOKEN", canaries.token())
+    auth = {"tokens": [{"name": "e2e", "env": "E2E_TOKEN", "capabilities": ["x"]}]}
+    secrets = [{"name": "e2e", "expect_env": "E2E_HELD"}, "extra"]
+    config = write_config(
+        tmp_path,
+        environments={
+            "production": {
+                "project": PROD,
+                "regions": ["us-central1"],
+                "secrets": secrets,
+                "auth": auth,
+            },
+            "staging": {
+                "project": STAGING,
+                "regions": ["us-central1"],
+                "secrets": secrets,
+                "auth": auth,
+            },
+        },
+    )
+    c = ["--config", str(config)]
+    snapshot = str(tmp_path / "snap.yaml")
+    runs = []
+    for verbose in ([], ["-v"]):
+        runs += [
+            run_cli(*verbose, *c, "collect", "staging"),
+            run_cli(*verbose, *c, "collect", "staging", "-o", snapshot),
+            run_cli(*verbose, *c, "baseline", "production"),
+            run_cli(*verbose, *c, "baseline", "production", "--check"),
+            run_cli(*verbose, *c, "check", "production"),
+            run_cli(*verbose, *c, "check", "staging", "--against", "production"),
+            run_cli(*verbose, *c, "--no-secret-payloads", "check", "staging"),
+            run_cli(
+                *verbose,
+                *c,
+                "diff",
+                str(tmp_path / "baselines" / "production.yaml"),
+                snapshot,
+                "--out-dir",
+                str(tmp_path / "diff"),
+            ),
+        ]
+    server.add_fault(FaultSpec(path=":access$", status=403))
+    server.add_fault(FaultSpec(path="services/backend:getIamPolicy$", status=503))
+    for verbose in ([], ["-v"]):
+        runs += [
+            run_cli(*verbose, *c, "check", "staging", "--against", "production"),
+            run_cli(*verbose, *c, "baseline", "staging"),
+            run_cli(*verbose, *c, "collect", "production"),
+        ]
+    assert {r.code for r in runs} >= {0, 1, 3}, runs[0].stderr
+    streams = json.dumps([r.__dict__ for r in runs])
+    files = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert len(files) > 10
+    for value in canaries.values:
+        assert value not in streams, value
+        for path, data in files.items():
+            assert value.encode() not in data, (value, path)
+    assert {method for method, _path in server.calls} == {"GET"}  # read-only
+
+
+def hostile_estate() -> Scenario:
+    prod = service("backend", PROD)
+    staging = service("backend", STAGING)
+    staging["labels"] = {f"l{i}": text for i, text in enumerate(HOSTILE)}
+    staging["template"]["containers"][0]["image"] = HOSTILE[1]
+    staging["template"]["containers"][0]["env"] += [
+        {"name": f"HOSTILE_{i}", "value": text} for i, text in enumerate(HOSTILE)
+    ]
+    staging["annotations"] = {"note": HOSTILE[0]}
+    return scenario(
+        projects={
+            PROD: project([prod], "1"),
+            STAGING: project([staging, service("auth", STAGING)], "2"),
+        },
+        faults=[FaultSpec(path="auth:getIamPolicy$", status=403, message=HOSTILE[1])],
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_hostile_strings_through_the_pipeline_stay_inert(
+    emulator: Start, run_cli: Run, tmp_path: Path, browser: Browser
+) -> None:
+    emulator(hostile_estate())
+    config = write_config(tmp_path)
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    result = run_cli("--config", str(config), "check", "staging", "--against", "production")
+    assert result.code == 3
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    out = tmp_path / "reports"
+    report = DriftReport.model_validate_json((out / "staging-vs-production.json").read_text())
+    assert any(HOSTILE[0] in json.dumps(f.actual) for f in report.findings)
+    assert report.errors and HOSTILE[1] in report.errors[0].message
+
+    markdown = (out / "staging-vs-production.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert rows and all(r.replace("\\|", "").count(" | ") == rows[0].count(" | ") for r in rows)
+    assert "<script>" not in markdown and "<img" not in markdown
+
+    page = browser.new_page()
+    dialogs: list[str] = []
+    requests: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto((out / "staging-vs-production.html").as_uri())
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.__pwned === undefined")
+    assert dialogs == []
+    assert [url for url in requests if not url.startswith("file://")] == []
+    assert page.locator("img").count() == 0 and page.locator("script").count() == 1
+    assert "<script>window.__pwned = 1" in page.locator("body").inner_text()
+    page.close()
