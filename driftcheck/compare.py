@@ -29,6 +29,10 @@ ALWAYS_SKIPPED = (
     ("secret/*", "consumers*"),
     ("secret/*", "references.*.state"),
     ("auth-policy/*", "tokens*"),
+    # Probe latency is judged against its limit only; defects are violations.
+    ("probe/*", "latency_ms"),
+    ("probe/*", "fields.*latency*"),
+    ("probe/*", "defects*"),
 )
 # Facts that legitimately differ between environments: version numbers, not whether pinned.
 CROSS_ENVIRONMENT_SKIPPED = (

@@ -18,6 +18,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from driftcheck.errors import ConfigError, InputError
@@ -56,7 +57,7 @@ def check_fetch_url(url: str) -> str:
         if not parts.hostname:
             raise ValueError("URL has no host")
         return url
-    raise ValueError("must be an https:// URL (http:// only for 127.0.0.1)")
+    raise ValueError("must use TLS (https:// or wss://); http:// and ws:// only on 127.0.0.1")
 
 
 class FileSource(StrictModel):
@@ -147,6 +148,39 @@ class AuthConfig(StrictModel):
         return None if value is None else check_fetch_url(value)
 
 
+class ProbeSpec(StrictModel):
+    """A live behaviour probe: a WebSocket handshake or an HTTP health endpoint."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    websocket: str | None = Field(default=None, description="wss:// URL (ws:// on loopback)")
+    http: str | None = Field(default=None, description="https:// URL (http:// on loopback)")
+    subprotocols: list[str] = Field(default_factory=list, description="Offered; one must be chosen")
+    token_env: str | None = Field(default=None, description="Variable holding a token to send")
+    token_mode: Literal["subprotocol", "bearer"] = Field(
+        default="subprotocol", description='Send the token as subprotocol "jwt.<token>" or header'
+    )
+    expect_messages: list[str] = Field(default_factory=list, description="First message types")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    expect_status: int = Field(default=200, ge=100, le=599)
+    fields: list[str] = Field(default_factory=list, description="Dotted JSON fields to record")
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+    @field_validator("websocket", "http")
+    @classmethod
+    def _secure_or_loopback(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        secure = value.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+        check_fetch_url(secure)
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ProbeSpec:
+        if (self.websocket is None) == (self.http is None):
+            raise ValueError("a probe needs exactly one of websocket or http")
+        return self
+
+
 class Environment(StrictModel):
     """One environment: a GCP project and the regions and services to read there."""
 
@@ -162,6 +196,7 @@ class Environment(StrictModel):
         description="Environment-specific tokens replaced by neutral ones, e.g. {-stg: -<env>}",
     )
     auth: AuthConfig | None = None
+    probes: list[ProbeSpec] = Field(default_factory=list)
 
     @field_validator("secrets", mode="before")
     @classmethod

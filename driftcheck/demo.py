@@ -20,6 +20,7 @@ from driftcheck.baseline import write_snapshot
 from driftcheck.clients import RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR
 from driftcheck.config import LoadedConfig, load_config
 from driftcheck.emulator import EmulatorServer, load_scenario
+from driftcheck.emulator.probes import ProbeServer
 from driftcheck.emulator.scenario import SCENARIOS_DIR
 from driftcheck.fingerprint import KEY_ENV_VAR
 from driftcheck.model import Severity
@@ -32,6 +33,7 @@ from driftcheck.pipeline import (
 from driftcheck.render.interface import ReportFormat, report_stem, write_reports
 from driftcheck.render.terminal import render_summary
 from driftcheck.report import exit_code
+from driftcheck.yamlio import write_text_atomic
 
 # A fixed, published key: demo fingerprints are reproducible and protect nothing real.
 DEMO_FINGERPRINT_KEY = "driftcheck-demo-key-not-for-real-use"
@@ -76,11 +78,15 @@ def run_demo(out_dir: Path) -> int:
     """Run the demo; return the exit code (0 when the pipeline ran)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = out_dir / "driftcheck.yaml"
-    shutil.copyfile(SCENARIOS_DIR / "demo-config.yaml", config_path)
     shutil.copytree(SCENARIOS_DIR / "policies", out_dir / "policies", dirs_exist_ok=True)
     scenario = load_scenario(SCENARIOS_DIR / "demo.yaml")
-    with EmulatorServer(scenario) as emulator:
-        click.echo(f"driftcheck demo: emulator listening on {emulator.url}", err=True)
+    with EmulatorServer(scenario) as emulator, ProbeServer() as probes:
+        config_text = (SCENARIOS_DIR / "demo-config.yaml").read_text(encoding="utf-8")
+        write_text_atomic(config_path, config_text.replace("PROBE_PORT", str(probes.port)))
+        click.echo(
+            f"driftcheck demo: emulator on {emulator.url}, probe server on port {probes.port}",
+            err=True,
+        )
         overrides = {
             RUN_ENDPOINT_VAR: emulator.url,
             SECRETMANAGER_ENDPOINT_VAR: emulator.url,

@@ -19,6 +19,7 @@ from driftcheck.clients import ApiClients, build_clients
 from driftcheck.collectors.auth_policy import AuthPolicyCollector
 from driftcheck.collectors.cloud_run import CloudRunCollector
 from driftcheck.collectors.interface import CollectorResult
+from driftcheck.collectors.probes import ProbeCollector
 from driftcheck.collectors.secrets import SecretManagerCollector, plan_secrets
 from driftcheck.compare import CompareOptions, compare
 from driftcheck.concurrency import RateLimits, Workers
@@ -94,6 +95,8 @@ def collect_environment(
     if env.auth is not None:
         auth = AuthPolicyCollector(clients.http, clients.secrets, config, fingerprints)
         result.merge(auth.collect(env_name, env, result.resources))
+    if env.probes:
+        result.merge(ProbeCollector(clients.http, workers).collect(env_name, env))
     return Snapshot(
         environment=env_name,
         project=env.project,

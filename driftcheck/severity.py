@@ -118,6 +118,12 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
     CatalogueRule("oidc-keys", "auth-policy/*", "oidc.keys*", Severity.MEDIUM),
     CatalogueRule("auth-lifetime", "auth-policy/*", "max_lifetime_seconds", Severity.LOW),
     CatalogueRule("auth-source", "auth-policy/*", "source", Severity.INFO),
+    CatalogueRule("probe-subprotocol", "probe/*", "subprotocol", Severity.HIGH),
+    CatalogueRule("probe-handshake", "probe/*", "handshake", Severity.HIGH),
+    CatalogueRule("probe-status", "probe/*", "status", Severity.HIGH),
+    CatalogueRule("probe-health", "probe/*", "fields*", Severity.MEDIUM),
+    CatalogueRule("probe-messages", "probe/*", "messages*", Severity.MEDIUM),
+    CatalogueRule("probe-headers", "probe/*", "headers*", Severity.MEDIUM),
     CatalogueRule("other", "*", "*", Severity.LOW),
 )
 

@@ -118,6 +118,17 @@ def _auth_violations(environment: str, resource: str, body: dict[str, Any]) -> I
             )
 
 
+def _probe_violations(resource: str, body: dict[str, Any]) -> Iterable[Finding]:
+    for check, defect in sorted((body.get("defects") or {}).items()):
+        yield _violation(
+            resource,
+            f"defects.{check}",
+            Severity(defect["severity"]),
+            f"probe-{check.split(':', 1)[0]}",
+            str(defect["message"]),
+        )
+
+
 def find_violations(snapshot: Snapshot) -> list[Finding]:
     """Every violation visible in one snapshot."""
     findings: list[Finding] = []
@@ -126,4 +137,6 @@ def find_violations(snapshot: Snapshot) -> list[Finding]:
             findings.extend(_secret_violations(snapshot.environment, resource, body))
         elif resource.startswith("auth-policy/"):
             findings.extend(_auth_violations(snapshot.environment, resource, body))
+        elif resource.startswith("probe/"):
+            findings.extend(_probe_violations(resource, body))
     return findings

@@ -350,4 +350,4 @@ def test_non_https_policy_url_is_a_config_error(run_cli: Run, tmp_path: Path) ->
     )
     result = run_cli("--config", str(config), "collect", "staging")
     assert result.code == 2
-    assert "must be an https:// URL" in result.stderr
+    assert "must use TLS (https:// or wss://)" in result.stderr

@@ -39,6 +39,9 @@ def test_demo_runs_and_reports_the_incident(
     token = ("auth-policy/auth", "tokens.e2e-fallback.permission:agent_execution:agent_access")
     assert found[token] == "high"
     assert found[("auth-policy/auth", "capabilities.agent_execution")] == "high"
+    assert found[("probe/backend-ws", "subprotocol")] == "high"
+    degraded = ("probe/backend-health", "defects.degraded:dependencies.redis.status")
+    assert found[degraded] == "high"
     ignored = [f for f in drift.findings if f.ignored]
     assert ignored and all(f.path.startswith("template.scaling.") for f in ignored)
     for suffix in ("json", "html", "md"):

@@ -1,0 +1,264 @@
+"""Live behaviour probes: a WebSocket handshake (websockets) and an HTTP health check (httpx).
+
+Configuration can look identical while behaviour differs: a proxy that no longer echoes the
+negotiated ``Sec-WebSocket-Protocol``, dependencies reported degraded. A probe's result is a
+``probe/<name>`` resource compared like any other. A rejected handshake or a bad health answer is
+a violation; a probe that cannot reach its target makes the run incomplete. A token sent by a
+probe is scrubbed from everything recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from driftcheck.collectors.interface import CollectorResult
+from driftcheck.concurrency import Workers
+from driftcheck.config import Environment, ProbeSpec
+from driftcheck.model import CollectionErrorRecord
+from driftcheck.normalize import Neutralizer
+
+SOURCE = "probe"
+HEADERS_OF_INTEREST = ("sec-websocket-protocol", "sec-websocket-extensions", "upgrade", "server")
+DEGRADED_WORDS = ("degraded", "down", "unhealthy", "error", "fail", "unavailable")
+_MAX_MESSAGES = 5
+_MAX_TEXT = 200
+
+
+class ProbeUnreachable(Exception):
+    """The probe's target could not be reached or did not answer in time."""
+
+
+def _scrub(value: Any, secret: str | None) -> Any:
+    """Replace every occurrence of ``secret`` (a token sent by the probe) in recorded data."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, "<token>")
+    if isinstance(value, dict):
+        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secret) for item in value]
+    return value
+
+
+def _defect(severity: str, message: str) -> dict[str, str]:
+    return {"severity": severity, "message": message}
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+class ProbeCollector:
+    """Runs an environment's probes on the worker pool."""
+
+    source = SOURCE
+
+    def __init__(self, http: Any, workers: Workers) -> None:
+        self._http = http
+        self._workers = workers
+
+    def collect(self, env_name: str, env: Environment) -> CollectorResult:
+        """One ``probe/<name>`` resource per probe, or a collection error when unreachable."""
+        result = CollectorResult()
+        neutral = Neutralizer(
+            project=env.project, project_number=env.project_number, name_map=env.name_map
+        )
+        futures = [
+            (spec, self._workers.submit(partial(self._run, env_name, spec))) for spec in env.probes
+        ]
+        for spec, future in futures:
+            key = f"probe/{spec.name}"
+            try:
+                body = future.result()
+            except ProbeUnreachable as exc:
+                result.errors.append(
+                    CollectionErrorRecord(source=SOURCE, resource=key, message=str(exc))
+                )
+                continue
+            result.resources[key] = _neutral(body, neutral)
+        return result
+
+    def _run(self, env_name: str, spec: ProbeSpec) -> dict[str, Any]:
+        token = os.environ.get(spec.token_env) if spec.token_env else None
+        body = (
+            self._websocket(env_name, spec, token)
+            if spec.websocket
+            else self._health(env_name, spec, token)
+        )
+        return dict(_scrub(body, token))
+
+    # WebSocket -------------------------------------------------------------------------------
+    def _websocket(self, env_name: str, spec: ProbeSpec, token: str | None) -> dict[str, Any]:
+        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.sync.client import connect
+        from websockets.typing import Subprotocol
+
+        url = str(spec.websocket)
+        offered = list(spec.subprotocols)
+        headers: dict[str, str] = {}
+        if token and spec.token_mode == "subprotocol":  # noqa: S105 - a mode name
+            offered_with_token = [*offered, f"jwt.{token}"]
+        else:
+            offered_with_token = offered
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+        body: dict[str, Any] = {"kind": "websocket", "offered": offered}
+        defects: dict[str, dict[str, str]] = {}
+        try:
+            with connect(
+                url,
+                subprotocols=[Subprotocol(p) for p in offered_with_token] or None,
+                additional_headers=headers or None,
+                open_timeout=spec.timeout_seconds,
+                close_timeout=1,
+                proxy=None if _is_loopback(url) else True,
+            ) as connection:
+                response = connection.response
+                assert response is not None  # noqa: S101 - set once the handshake succeeded
+                body["handshake"] = "accepted"
+                body["status"] = response.status_code
+                body["subprotocol"] = connection.subprotocol
+                body["headers"] = {
+                    name: response.headers[name][:_MAX_TEXT]
+                    for name in HEADERS_OF_INTEREST
+                    if name in response.headers and name != "server"
+                }
+                body["messages"], close_code = _first_messages(
+                    connection, len(spec.expect_messages), spec.timeout_seconds
+                )
+                if close_code is not None:
+                    body["close_code"] = close_code
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            body.update(handshake="rejected", status=status)
+            defects["handshake"] = _defect(
+                "high",
+                f"probe {spec.name}: the WebSocket handshake was rejected with HTTP "
+                f"{status} in {env_name}",
+            )
+        except TimeoutError:
+            raise ProbeUnreachable(
+                f"{url}: no WebSocket handshake within {spec.timeout_seconds:g} s"
+            ) from None
+        except (OSError, InvalidHandshake) as exc:
+            raise ProbeUnreachable(f"{url}: cannot connect ({type(exc).__name__})") from None
+        if body.get("handshake") == "accepted":
+            if offered and body.get("subprotocol") not in offered:
+                defects["subprotocol"] = _defect(
+                    "high",
+                    f"probe {spec.name}: the server selected no offered subprotocol "
+                    f"({', '.join(offered)}) in {env_name}",
+                )
+            missing = [m for m in spec.expect_messages if m not in body.get("messages", [])]
+            if missing:
+                defects["messages"] = _defect(
+                    "high",
+                    f"probe {spec.name}: no {', '.join(missing)} message within "
+                    f"{spec.timeout_seconds:g} s in {env_name}",
+                )
+        body["defects"] = defects
+        return body
+
+    # HTTP health -----------------------------------------------------------------------------
+    def _health(self, env_name: str, spec: ProbeSpec, token: str | None) -> dict[str, Any]:
+        import httpx
+
+        url = str(spec.http)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        started = time.perf_counter()
+        try:
+            response = self._http.get(url, headers=headers, timeout=spec.timeout_seconds)
+        except httpx.TimeoutException:
+            raise ProbeUnreachable(f"{url}: no answer within {spec.timeout_seconds:g} s") from None
+        except httpx.HTTPError as exc:
+            raise ProbeUnreachable(f"{url}: cannot connect ({type(exc).__name__})") from None
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        body: dict[str, Any] = {
+            "kind": "http",
+            "status": response.status_code,
+            "latency_ms": latency_ms,
+        }
+        defects: dict[str, dict[str, str]] = {}
+        if response.status_code != spec.expect_status:
+            defects["status"] = _defect(
+                "high",
+                f"probe {spec.name}: HTTP {response.status_code}, expected "
+                f"{spec.expect_status} in {env_name}",
+            )
+        try:
+            document = response.json()
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        fields = {name: _field(document, name) for name in spec.fields}
+        body["fields"] = fields
+        for name, value in sorted(fields.items()):
+            if isinstance(value, str) and any(w in value.lower() for w in DEGRADED_WORDS):
+                defects[f"degraded:{name}"] = _defect(
+                    "high", f"probe {spec.name}: {name} is {value!r} in {env_name}"
+                )
+        if spec.max_latency_ms is not None and latency_ms > spec.max_latency_ms:
+            defects["latency"] = _defect(
+                "medium",
+                f"probe {spec.name}: answered in {latency_ms} ms, over the limit of "
+                f"{spec.max_latency_ms:g} ms in {env_name}",
+            )
+        body["defects"] = defects
+        return body
+
+
+def _first_messages(connection: Any, wanted: int, timeout: float) -> tuple[list[str], int | None]:
+    """Types of the first messages (JSON ``type`` field, else the text), and any close code."""
+    from websockets.exceptions import ConnectionClosed
+
+    types: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(types) < max(wanted, 0) and len(types) < _MAX_MESSAGES:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            message = connection.recv(timeout=remaining)
+        except TimeoutError:
+            break
+        except ConnectionClosed as closed:
+            return types, closed.rcvd.code if closed.rcvd else None
+        types.append(_message_type(message))
+    return types, None
+
+
+def _message_type(message: str | bytes) -> str:
+    if isinstance(message, bytes):
+        return "<binary>"
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return message[:_MAX_TEXT]
+    if isinstance(data, dict) and isinstance(data.get("type"), str):
+        return str(data["type"])[:_MAX_TEXT]
+    return "<json>"
+
+
+def _field(document: Any, dotted: str) -> Any:
+    node = document
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, str):
+        return node[:_MAX_TEXT]
+    return node if isinstance(node, int | float | bool) or node is None else "<complex>"
+
+
+def _neutral(body: dict[str, Any], neutral: Neutralizer) -> dict[str, Any]:
+    from driftcheck.normalize import canonical, prune
+
+    result: dict[str, Any] = prune(canonical(body, neutral))
+    result["defects"] = body.get("defects", {})
+    return result
