@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.probes import ProbeServer
 from driftcheck.emulator.scenario import FaultSpec, Scenario
 from driftcheck.model import DriftReport
 from tests.conftest import CliResult
@@ -89,7 +90,11 @@ def canary_estate(canaries: Canaries) -> Scenario:
 
 
 def test_no_canary_reaches_any_output(
-    emulator: Start, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: Start,
+    run_cli: Run,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     canaries = Canaries()
     server = emulator(canary_estate(canaries))
@@ -97,21 +102,24 @@ def test_no_canary_reaches_any_output(
     monkeypatch.setenv("E2E_TOKEN", canaries.token())
     auth = {"tokens": [{"name": "e2e", "env": "E2E_TOKEN", "capabilities": ["x"]}]}
     secrets = [{"name": "e2e", "expect_env": "E2E_HELD"}, "extra"]
+    probes = ProbeServer().start()
+    request.addfinalizer(probes.stop)
+    probe = [
+        {
+            "name": "ws",
+            "websocket": probes.url("ws", "/echotoken/ws"),
+            "token_env": "E2E_TOKEN",
+            "subprotocols": ["jwt-auth"],
+            "timeout_seconds": 2,
+        },
+        {"name": "health", "http": probes.url("http", "/health/ok"), "token_env": "E2E_TOKEN"},
+    ]
+    common = {"regions": ["us-central1"], "secrets": secrets, "auth": auth, "probes": probe}
     config = write_config(
         tmp_path,
         environments={
-            "production": {
-                "project": PROD,
-                "regions": ["us-central1"],
-                "secrets": secrets,
-                "auth": auth,
-            },
-            "staging": {
-                "project": STAGING,
-                "regions": ["us-central1"],
-                "secrets": secrets,
-                "auth": auth,
-            },
+            "production": {"project": PROD, **common},
+            "staging": {"project": STAGING, **common},
         },
     )
     c = ["--config", str(config)]

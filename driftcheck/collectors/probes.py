@@ -35,16 +35,23 @@ class ProbeUnreachable(Exception):
 
 
 def _scrub(value: Any, secret: str | None) -> Any:
-    """Replace every occurrence of ``secret`` (a token sent by the probe) in recorded data."""
-    if not secret:
-        return value
-    if isinstance(value, str):
-        return value.replace(secret, "<token>")
-    if isinstance(value, dict):
-        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secret) for item in value]
-    return value
+    """Replace a token sent by the probe, and each long part of it, wherever a server echoed it;
+    then clip long strings. Clipping comes last: a clipped token would escape the replacement."""
+    parts = sorted({secret, *secret.split(".")} if secret else set(), key=len, reverse=True)
+    parts = [part for part in parts if len(part) >= 12]
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            for part in parts:
+                item = item.replace(part, "<token>")
+            return item[:_MAX_TEXT]
+        if isinstance(item, dict):
+            return {clean(k): clean(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [clean(element) for element in item]
+        return item
+
+    return clean(value)
 
 
 def _defect(severity: str, message: str) -> dict[str, str]:
@@ -126,7 +133,7 @@ class ProbeCollector:
                 body["status"] = response.status_code
                 body["subprotocol"] = connection.subprotocol
                 body["headers"] = {
-                    name: response.headers[name][:_MAX_TEXT]
+                    name: response.headers[name]
                     for name in HEADERS_OF_INTEREST
                     if name in response.headers and name != "server"
                 }
@@ -239,9 +246,9 @@ def _message_type(message: str | bytes) -> str:
     try:
         data = json.loads(message)
     except ValueError:
-        return message[:_MAX_TEXT]
+        return message
     if isinstance(data, dict) and isinstance(data.get("type"), str):
-        return str(data["type"])[:_MAX_TEXT]
+        return str(data["type"])
     return "<json>"
 
 
@@ -252,7 +259,7 @@ def _field(document: Any, dotted: str) -> Any:
             return None
         node = node[part]
     if isinstance(node, str):
-        return node[:_MAX_TEXT]
+        return node
     return node if isinstance(node, int | float | bool) or node is None else "<complex>"
 
 

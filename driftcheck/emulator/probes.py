@@ -3,6 +3,7 @@
 Routes (the path decides the behaviour):
   /echo/ws       selects the first offered subprotocol, sends {"type": "connection_established"}
   /noecho/ws     selects no subprotocol (the incident's proxy), sends the same message
+  /echotoken/ws  selects the "jwt.<token>" subprotocol: a server that echoes the token back
   /reject/ws     refuses the handshake with HTTP 401
   /health/ok     {"status": "ok", "dependencies": {...ok...}}
   /health/degraded  Redis reported degraded
@@ -66,6 +67,8 @@ class ProbeServer:
     def _select(self, connection: Any, offered: Sequence[Subprotocol]) -> Subprotocol | None:
         if connection.request.path.startswith("/echo/"):
             return next((p for p in offered if not p.startswith("jwt.")), None)
+        if connection.request.path.startswith("/echotoken/"):
+            return next((p for p in offered if p.startswith("jwt.")), None)
         return None
 
     def _process_request(self, connection: Any, request: Any) -> Any:
