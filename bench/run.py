@@ -26,15 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from driftcheck.emulator.scenario import Scenario  # noqa: E402
-from tests.factories import (  # noqa: E402
-    PROD,
-    STAGING,
-    config_data,
-    invoker_policy,
-    project,
-    scenario,
-    service,
-)
+from tests.factories import PROD, STAGING, config_data, large_estate  # noqa: E402
 
 LATENCY_MS = 50.0
 SERVICES = 300
@@ -42,19 +34,6 @@ CONCURRENCY = 16
 RUNS = 5
 PAGE_SIZE = 100
 KEY = "benchmark-fingerprint-key-0123456789"
-
-
-def estate(count: int) -> Scenario:
-    def env(project_id: str, number: str) -> dict[str, Any]:
-        services = [service(f"svc-{i:04d}", project_id) for i in range(count)]
-        iam = {f"svc-{i:04d}": invoker_policy("group:ops@example.com") for i in range(count)}
-        return project(services, number, iam=iam)
-
-    return scenario(
-        projects={PROD: env(PROD, "111111111111"), STAGING: env(STAGING, "222222222222")},
-        latency_ms=LATENCY_MS,
-        max_page_size=PAGE_SIZE,
-    )
 
 
 def serve(scenario_json: str, ready: Any, stop: Any) -> None:
@@ -75,7 +54,8 @@ def collection_benchmark() -> None:
     ready: Any = multiprocessing.Queue()
     stop = multiprocessing.Event()
     child = multiprocessing.Process(
-        target=serve, args=(estate(SERVICES).model_dump_json(), ready, stop)
+        target=serve,
+        args=(large_estate(SERVICES, LATENCY_MS, PAGE_SIZE).model_dump_json(), ready, stop),
     )
     child.start()
     url = ready.get(timeout=60)

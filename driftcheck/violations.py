@@ -107,25 +107,27 @@ def _auth_violations(environment: str, resource: str, body: dict[str, Any]) -> I
             f"{environment}'s JWKS publishes private or symmetric key material",
         )
     for token, result in sorted((body.get("tokens") or {}).items()):
-        for check, defect in sorted((result.get("defects") or {}).items()):
-            yield _violation(
-                resource,
-                f"tokens.{token}.{check}",
-                Severity(defect["severity"]),
-                f"token-{check.split(':', 1)[0]}",
-                str(defect["message"]),
-                actual={"claims": result.get("claims"), "signature": result.get("signature")},
-            )
+        yield from _defect_violations(
+            resource,
+            f"tokens.{token}",
+            "token",
+            result.get("defects"),
+            actual={"claims": result.get("claims"), "signature": result.get("signature")},
+        )
 
 
-def _probe_violations(resource: str, body: dict[str, Any]) -> Iterable[Finding]:
-    for check, defect in sorted((body.get("defects") or {}).items()):
+def _defect_violations(
+    resource: str, path: str, rule: str, defects: dict[str, Any] | None, actual: Any = None
+) -> Iterable[Finding]:
+    """One violation per defect that a collector recorded (token checks, probe checks)."""
+    for check, defect in sorted((defects or {}).items()):
         yield _violation(
             resource,
-            f"defects.{check}",
+            f"{path}.{check}",
             Severity(defect["severity"]),
-            f"probe-{check.split(':', 1)[0]}",
+            f"{rule}-{check.split(':', 1)[0]}",
             str(defect["message"]),
+            actual=actual,
         )
 
 
@@ -138,5 +140,5 @@ def find_violations(snapshot: Snapshot) -> list[Finding]:
         elif resource.startswith("auth-policy/"):
             findings.extend(_auth_violations(snapshot.environment, resource, body))
         elif resource.startswith("probe/"):
-            findings.extend(_probe_violations(resource, body))
+            findings.extend(_defect_violations(resource, "defects", "probe", body.get("defects")))
     return findings

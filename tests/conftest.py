@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from driftcheck.cli import main
 from driftcheck.emulator import EmulatorServer
@@ -17,6 +19,17 @@ from driftcheck.emulator.scenario import Scenario
 from tests.factories import write_config
 
 TEST_KEY = "test-fingerprint-key-0123456789"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless Debian Chromium as root, with no background traffic to Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _is_loopback(address: Any) -> bool:
@@ -118,6 +131,15 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code=code, stdout=captured.out, stderr=captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One real headless Chromium for the whole session."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

@@ -121,3 +121,18 @@ def write_config(directory: Path, **overrides: Any) -> Path:
     path = directory / "driftcheck.yaml"
     path.write_text(dump_yaml(config_data(**overrides)), encoding="utf-8")
     return path
+
+
+def large_estate(count: int, latency_ms: float = 0, max_page_size: int = 50) -> Scenario:
+    """Production and staging with ``count`` identical services each, every one with IAM."""
+
+    def environment(project_id: str, number: str) -> dict[str, Any]:
+        names = [f"svc-{i:04d}" for i in range(count)]
+        iam = {name: invoker_policy("group:ops@example.com") for name in names}
+        return project([service(name, project_id) for name in names], number, iam=iam)
+
+    return scenario(
+        projects={PROD: environment(PROD, "111111111111"), STAGING: environment(STAGING, "2222")},
+        latency_ms=latency_ms,
+        max_page_size=max_page_size,
+    )

@@ -14,26 +14,13 @@ from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.scenario import Scenario
 from driftcheck.pipeline import collect_environments, collection_context
 from driftcheck.progress import NullProgress, RichProgress, progress_for
-from tests.factories import PROD, STAGING, invoker_policy, project, scenario, service
+from tests.factories import large_estate
 
 Start = Callable[[Scenario], EmulatorServer]
 
 
-def estate(count: int, latency_ms: float = 0) -> Scenario:
-    def env(project_id: str, number: str) -> dict[str, object]:
-        services = [service(f"svc-{i:03d}", project_id) for i in range(count)]
-        iam = {f"svc-{i:03d}": invoker_policy("user:a@example.com") for i in range(count)}
-        return project(services, number, iam=iam)
-
-    return scenario(
-        projects={PROD: env(PROD, "1111"), STAGING: env(STAGING, "2222")},
-        latency_ms=latency_ms,
-        max_page_size=10,
-    )
-
-
 def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: Path) -> None:
-    server = emulator(estate(24, latency_ms=50))
+    server = emulator(large_estate(24, latency_ms=50, max_page_size=10))
     config = load_config(workdir / "driftcheck.yaml")
     with collection_context(config, concurrency=6) as context:
         snapshots = collect_environments(config, ["production", "staging"], context)
@@ -43,7 +30,7 @@ def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: P
 
 
 def test_no_call_is_repeated(emulator: Start, workdir: Path) -> None:
-    server = emulator(estate(25))
+    server = emulator(large_estate(25, max_page_size=10))
     config = load_config(workdir / "driftcheck.yaml")
     with collection_context(config, concurrency=8) as context:
         collect_environments(config, ["production"], context)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.probes import ProbeServer
@@ -21,7 +21,6 @@ from driftcheck.model import DriftReport
 from tests.conftest import CliResult
 from tests.factories import PROD, STAGING, invoker_policy, project, scenario, service, write_config
 from tests.hostile import HOSTILE
-from tests.test_html_browser import CHROMIUM, CHROMIUM_ARGS
 
 Start = Callable[[Scenario], EmulatorServer]
 Run = Callable[..., CliResult]
@@ -179,14 +178,6 @@ def hostile_estate() -> Scenario:
         },
         faults=[FaultSpec(path="auth:getIamPolicy$", status=403, message=HOSTILE[1])],
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_hostile_strings_through_the_pipeline_stay_inert(

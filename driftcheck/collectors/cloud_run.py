@@ -8,15 +8,13 @@ bounded retry policy. Failures become collection errors naming the region or ser
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from driftcheck.collectors.interface import CollectorResult, guarded, retry_policy
-from driftcheck.concurrency import RateLimiter, Workers
-from driftcheck.config import ApiSettings, Environment
-from driftcheck.fingerprint import Fingerprinter
+from driftcheck.collectors.interface import ApiCollector, CollectorResult, guarded
+from driftcheck.concurrency import RateLimiter
+from driftcheck.config import Environment
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Neutralizer, normalize_service
 
@@ -29,19 +27,10 @@ def service_key(env: Environment, region: str, name: str) -> str:
     return f"service/{region}/{name}" if env.multi_region else f"service/{name}"
 
 
-class CloudRunCollector:
+class CloudRunCollector(ApiCollector):
     """Reads the Cloud Run services of one environment and normalizes them."""
 
     source = SOURCE
-
-    def __init__(
-        self, client: Any, settings: ApiSettings, fingerprints: Fingerprinter, workers: Workers
-    ) -> None:
-        self._client = client
-        self._settings = settings
-        self._retry = retry_policy(settings)
-        self._fingerprints = fingerprints
-        self._workers = workers
 
     def collect(self, env: Environment) -> CollectorResult:
         """Every (or every configured) service in every region of ``env``."""
@@ -76,10 +65,6 @@ class CloudRunCollector:
             result.errors.extend(errors)
         return result
 
-    def _call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
-        limiter.acquire()
-        return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
-
     def _list_region(
         self, env: Environment, region: str
     ) -> tuple[list[Future[ServiceResult]], list[CollectionErrorRecord]]:
@@ -91,7 +76,7 @@ class CloudRunCollector:
 
         def each_page() -> None:
             parent = f"projects/{env.project}/locations/{region}"
-            pager = self._call(limiter, self._client.list_services, request={"parent": parent})
+            pager = self.call(limiter, self._client.list_services, request={"parent": parent})
             pages = iter(pager.pages)
             first = True
             while True:
@@ -130,7 +115,7 @@ class CloudRunCollector:
         key = service_key(env, region, service.name.rsplit("/", 1)[-1])
         errors: list[CollectionErrorRecord] = []
         policy = guarded(
-            lambda: self._call(
+            lambda: self.call(
                 limiter, self._client.get_iam_policy, request={"resource": service.name}
             ),
             source=SOURCE,

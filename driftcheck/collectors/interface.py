@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from driftcheck.concurrency import RateLimiter, Workers
 from driftcheck.config import ApiSettings
+from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
 
 T = TypeVar("T")
@@ -133,3 +135,22 @@ def failure_record(source: str, resource: str, exc: BaseException) -> Collection
     return CollectionErrorRecord(
         source=source, resource=resource, message=describe_api_failure(exc)
     )
+
+
+class ApiCollector:
+    """Plumbing shared by the Google API collectors: a client, the bounded retry policy, the
+    fingerprint key and the worker pool with its rate limits."""
+
+    def __init__(
+        self, client: Any, settings: ApiSettings, fingerprints: Fingerprinter, workers: Workers
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._retry = retry_policy(settings)
+        self._fingerprints = fingerprints
+        self._workers = workers
+
+    def call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """One API call: wait for the rate limiter, then call with retry and timeout."""
+        limiter.acquire()
+        return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)

@@ -15,11 +15,11 @@ from functools import partial
 from typing import Any
 
 from driftcheck.collectors.interface import (
+    ApiCollector,
     CollectorResult,
     api_failures,
     failure_record,
     guarded,
-    retry_policy,
 )
 from driftcheck.concurrency import Workers
 from driftcheck.config import ApiSettings, Environment
@@ -91,7 +91,7 @@ def _service_references(body: Mapping[str, Any]) -> Iterable[tuple[str, str, str
             )
 
 
-class SecretManagerCollector:
+class SecretManagerCollector(ApiCollector):
     """Reads the secrets of one environment and fingerprints the versions in use."""
 
     source = SOURCE
@@ -104,23 +104,14 @@ class SecretManagerCollector:
         workers: Workers,
         access_payloads: bool = True,
     ) -> None:
-        self._client = client
-        self._settings = settings
-        self._retry = retry_policy(settings)
-        self._fingerprints = fingerprints
-        self._workers = workers
+        super().__init__(client, settings, fingerprints, workers)
         self._access_payloads = access_payloads
 
     def _call(
         self, api: str, project: str, method: Callable[..., Any], **kwargs: Any
     ) -> Callable[[], Any]:
-        limiter = self._workers.limits.limiter(api, project)
-
-        def call() -> Any:
-            limiter.acquire()
-            return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
-
-        return call
+        """A deferred call under the (api, project) rate limiter."""
+        return partial(self.call, self._workers.limits.limiter(api, project), method, **kwargs)
 
     def collect(self, env: Environment, plan: SecretPlan) -> CollectorResult:
         """One ``secret/<name>`` resource per planned secret, read in parallel."""
