@@ -74,7 +74,10 @@ def cli(
 ) -> None:
     """Detect configuration drift between Cloud Run environments and approved baselines."""
     _state["verbose"] = verbose
-    logging.basicConfig(format="driftcheck: %(levelname)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("driftcheck: %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]  # only driftcheck's own logger: SDK loggers may log bodies
+    log.propagate = False
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = {
         "config_path": config_path,

@@ -5,7 +5,10 @@ This is the only module that knows every stage; each stage only knows its inputs
 
 from __future__ import annotations
 
+import logging
 import subprocess
+import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +33,8 @@ from driftcheck.progress import Progress
 from driftcheck.report import build_report
 from driftcheck.rules import apply_rules
 from driftcheck.violations import find_violations
+
+log = logging.getLogger("driftcheck")
 
 
 def utc_now() -> str:
@@ -83,6 +88,7 @@ def collect_environment(
     env = config.environment(env_name)
     clients, fingerprints, workers = context.clients, context.fingerprints, context.workers
     collected_at = utc_now()
+    started = time.monotonic()
     result = CollectorResult()
     run = CloudRunCollector(clients.run, config.model.api, fingerprints, workers)
     result.merge(run.collect(env))
@@ -97,6 +103,14 @@ def collect_environment(
         result.merge(auth.collect(env_name, env, result.resources))
     if env.probes:
         result.merge(ProbeCollector(clients.http, workers).collect(env_name, env))
+    kinds = Counter(key.split("/", 1)[0] for key in result.resources)
+    log.debug(
+        "%s: collected %s in %.2f s; %d not collected",
+        env_name,
+        ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "nothing",
+        time.monotonic() - started,
+        len(result.errors),
+    )
     return Snapshot(
         environment=env_name,
         project=env.project,

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import yaml
 
-from driftcheck.errors import InputError
+from driftcheck.errors import InputError, ReportError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 64
@@ -188,6 +188,9 @@ def atomic_writer(path: Path) -> Iterator[IO[str]]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Atomically replace ``path`` with ``text``."""
-    with atomic_writer(path) as handle:
-        handle.write(text)
+    """Atomically replace ``path`` with ``text``; a failure is one ReportError naming the path."""
+    try:
+        with atomic_writer(path) as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write: {exc.strerror or type(exc).__name__}") from None

@@ -277,3 +277,25 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     assert (
         done.stderr.strip() == f"driftcheck: error: {tmp_path / 'none.yaml'}: config file not found"
     )
+
+
+def test_unwritable_report_folder_is_one_line_exit_2(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    emulator(incident())
+    cli("baseline", "production")
+    blocker = workdir / "not-a-folder"
+    blocker.write_text("")
+    result = cli("check", "production", "--out-dir", str(blocker / "reports"))
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"driftcheck: error: {blocker / 'reports'}/production-vs-production.json: "
+        "cannot write: Not a directory"
+    ]
+
+
+def test_verbose_logs_what_was_collected(emulator: Start, cli: Run) -> None:
+    emulator(incident())
+    result = cli("-v", "collect", "production")
+    assert result.code == 0
+    assert "production: collected 1 service in" in result.stderr

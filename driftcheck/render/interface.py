@@ -6,7 +6,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
-from driftcheck.errors import ReportError, UsageError
+from driftcheck.errors import UsageError
 from driftcheck.model import DriftReport
 from driftcheck.yamlio import write_text_atomic
 
@@ -61,9 +61,6 @@ def write_reports(
 ) -> list[Path]:
     """Render every format first, then write each atomically; return the paths written."""
     rendered = [(out_dir / f"{stem}.{fmt.value}", fmt.renderer(report)) for fmt in formats]
-    try:
-        for path, text in rendered:
-            write_text_atomic(path, text)
-    except OSError as exc:
-        raise ReportError(f"{out_dir}: cannot write reports: {exc.strerror}") from None
+    for path, text in rendered:
+        write_text_atomic(path, text)
     return [path for path, _text in rendered]
