@@ -51,10 +51,10 @@ def _pretty(value: Any) -> str:
 
 
 def _grouped(findings: list[Finding]) -> list[tuple[str, list[Finding]]]:
+    """Findings by resource; the resources with the most severe findings first."""
     ordered = sorted(findings, key=lambda f: (f.resource, -f.severity.rank, f.path))
-    return [
-        (resource, list(group)) for resource, group in groupby(ordered, key=lambda f: f.resource)
-    ]
+    groups = [(res, list(group)) for res, group in groupby(ordered, key=lambda f: f.resource)]
+    return sorted(groups, key=lambda group: (-group[1][0].severity.rank, group[0]))
 
 
 def render(report: DriftReport) -> str:
