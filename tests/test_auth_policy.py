@@ -351,3 +351,38 @@ def test_non_https_policy_url_is_a_config_error(run_cli: Run, tmp_path: Path) ->
     result = run_cli("--config", str(config), "collect", "staging")
     assert result.code == 2
     assert "must use TLS (https:// or wss://)" in result.stderr
+
+
+def test_policy_from_a_secret(
+    emulator: Start, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = [{"version": 1, "payload": json.dumps(POLICY)}]
+    emulator(
+        scenario(
+            projects={
+                STAGING: project(
+                    [service("backend", STAGING)],
+                    "2",
+                    secrets={"auth-claim-policy": {"versions": versions}},
+                )
+            }
+        )
+    )
+    tokens = [
+        {"name": "e2e-fallback", "env": "E2E_FALLBACK_JWT", "capabilities": ["agent_execution"]}
+    ]
+    monkeypatch.setenv("E2E_FALLBACK_JWT", token(permissions=["read", "write"]))
+    config = write_config(
+        tmp_path,
+        environments={
+            "staging": {
+                "project": STAGING,
+                "regions": ["us-central1"],
+                "auth": {"policy": {"secret": "auth-claim-policy"}, "tokens": tokens},
+            }
+        },
+    )
+    result = run_cli("--config", str(config), "collect", "staging")
+    assert result.code == 0, result.stderr
+    assert "source: secret" in result.stdout
+    assert "permission:agent_execution:agent_access" in result.stdout
