@@ -107,7 +107,8 @@ _SOURCE_KINDS: dict[str, type[BaseModel]] = {
 }
 
 
-def _source_kind(value: Any) -> str | None:
+def policy_source_kind(value: Any) -> str | None:
+    """Which policy source a raw mapping or a validated source model is."""
     if isinstance(value, dict):
         return next((kind for kind in _SOURCE_KINDS if kind in value), None)
     return next((kind for kind, model in _SOURCE_KINDS.items() if isinstance(value, model)), None)
@@ -119,7 +120,7 @@ PolicySource = Annotated[
     | Annotated[UrlSource, Tag("url")]
     | Annotated[ServiceEnvSource, Tag("service_env")],
     Discriminator(
-        _source_kind,
+        policy_source_kind,
         custom_error_type="policy_source",
         custom_error_message="policy needs one of: file, secret, url, service_env",
     ),

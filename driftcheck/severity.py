@@ -33,12 +33,9 @@ class CatalogueRule:
     severity: Severity
     escalate_to: Severity | None = None
     when: Escalation | None = None
-    kind: FindingKind | None = None
 
-    def matches(self, resource: str, path: str, kind: FindingKind) -> bool:
+    def matches(self, resource: str, path: str) -> bool:
         """Whether this rule covers the finding."""
-        if self.kind is not None and kind is not self.kind:
-            return False
         return fnmatchcase(resource, self.resource) and fnmatchcase(path, self.path)
 
     def severity_for(self, baseline: Any, actual: Any) -> Severity:
@@ -133,6 +130,6 @@ def classify(
 ) -> tuple[Severity, str]:
     """Severity and rule name for a finding, from the first matching catalogue rule."""
     for rule in CATALOGUE:
-        if rule.matches(resource, path, kind):
+        if rule.matches(resource, path):
             return rule.severity_for(baseline, actual), rule.name
     return Severity.LOW, "other"

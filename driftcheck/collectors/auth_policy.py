@@ -34,6 +34,7 @@ from driftcheck.config import (
     UrlSource,
     check_fetch_url,
     describe_validation_error,
+    policy_source_kind,
 )
 from driftcheck.errors import ConfigError, InputError
 from driftcheck.fingerprint import Fingerprinter
@@ -184,7 +185,7 @@ class AuthPolicyCollector:
                 os.environ.get(spec.env), spec.capabilities, self._fingerprints
             )
         body = {
-            "source": _source_kind(auth),
+            "source": policy_source_kind(auth.policy) or "none",
             **canonical(policy.canonical(), neutral),
             "service_audiences": _service_audiences(services),
             "oidc": canonical(oidc, neutral),
@@ -274,18 +275,6 @@ class AuthPolicyCollector:
             "private_key_material": private,
         }
         return oidc, verifiers
-
-
-def _source_kind(auth: AuthConfig) -> str:
-    for kind, model in (
-        ("file", FileSource),
-        ("secret", SecretSource),
-        ("url", UrlSource),
-        ("service_env", ServiceEnvSource),
-    ):
-        if isinstance(auth.policy, model):
-            return kind
-    return "none"
 
 
 def _service_audiences(services: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -24,7 +24,7 @@ from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Neutralizer
 
 SOURCE = "probe"
-HEADERS_OF_INTEREST = ("sec-websocket-protocol", "sec-websocket-extensions", "upgrade", "server")
+HEADERS_OF_INTEREST = ("sec-websocket-protocol", "sec-websocket-extensions", "upgrade")
 DEGRADED_WORDS = ("degraded", "down", "unhealthy", "error", "fail", "unavailable")
 _MAX_MESSAGES = 5
 _MAX_TEXT = 200
@@ -135,7 +135,7 @@ class ProbeCollector:
                 body["headers"] = {
                     name: response.headers[name]
                     for name in HEADERS_OF_INTEREST
-                    if name in response.headers and name != "server"
+                    if name in response.headers
                 }
                 body["messages"], close_code = _first_messages(
                     connection, len(spec.expect_messages), spec.timeout_seconds
