@@ -60,6 +60,15 @@ def check_fetch_url(url: str) -> str:
     raise ValueError("must use TLS (https:// or wss://); http:// and ws:// only on 127.0.0.1")
 
 
+def display_url(url: str) -> str:
+    """A URL fit for messages: user info, query and fragment (where credentials hide) removed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    redacted = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{redacted}"
+
+
 class FileSource(StrictModel):
     """A policy document in a file, relative to driftcheck.yaml."""
 

@@ -386,3 +386,18 @@ def test_policy_from_a_secret(
     assert result.code == 0, result.stderr
     assert "source: secret" in result.stdout
     assert "permission:agent_execution:agent_access" in result.stdout
+
+
+def test_credentials_in_a_policy_url_stay_out_of_error_messages(
+    estate: EmulatorServer, idp: DocumentServer, run_cli: Run, tmp_path: Path
+) -> None:
+    route = "/policy.json?access_token=canary-url-credential-4e1a"
+    idp.routes[route] = (200, POLICY)
+    config = auth_config(tmp_path, idp, policy={"url": idp.url + route}, oidc=None, tokens=[])
+    run_check(run_cli, config, tmp_path)  # baseline while the policy is readable
+    idp.routes[route] = (503, {})
+    result, report = run_check(run_cli, config, tmp_path)
+    assert result.code == 3
+    assert report.errors and "/policy.json?…" in report.errors[0].message
+    outputs = result.stderr + "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
+    assert "canary-url-credential" not in outputs

@@ -212,3 +212,15 @@ def test_probe_needs_one_target_and_a_secure_url(run_cli: Run, tmp_path: Path) -
         config = configure(tmp_path, [probe], [])
         result = run_cli("--config", str(config), "collect", "production")
         assert result.code == 2 and expected in result.stderr, result.stderr
+
+
+def test_credentials_in_a_probe_url_stay_out_of_error_messages(
+    probes: ProbeServer, silent_port: int, run_cli: Run, tmp_path: Path
+) -> None:
+    secret_url = f"ws://user:canary-userinfo-9b2@127.0.0.1:{silent_port}/ws?token=canary-q-77d1"
+    config = configure(tmp_path, [ws_probe(probes.url("ws", "/echo/ws"))], [ws_probe(secret_url)])
+    result, report = check(run_cli, config)
+    assert result.code == 3
+    assert report.errors[0].message.startswith(f"ws://127.0.0.1:{silent_port}/ws?…:")
+    outputs = result.stderr + "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
+    assert "canary-userinfo" not in outputs and "canary-q" not in outputs

@@ -34,6 +34,7 @@ from driftcheck.config import (
     UrlSource,
     check_fetch_url,
     describe_validation_error,
+    display_url,
     policy_source_kind,
 )
 from driftcheck.errors import ConfigError, InputError
@@ -80,12 +81,14 @@ class HttpFetcher:
             text = self._retry(self._get)(url)
         except core.RetryError as exc:
             raise PolicyUnavailable(
-                f"gave up after retrying {url}: {_http_reason(exc.cause)}"
+                f"gave up after retrying {display_url(url)}: {_http_reason(exc.cause)}"
             ) from None
         except (httpx.HTTPError, TransientStatus) as exc:
-            raise PolicyUnavailable(f"cannot read {url}: {_http_reason(exc)}") from None
+            raise PolicyUnavailable(
+                f"cannot read {display_url(url)}: {_http_reason(exc)}"
+            ) from None
         try:
-            return parse_yaml(text, Path(url), "document").data
+            return parse_yaml(text, Path(display_url(url)), "document").data
         except InputError as exc:
             raise PolicyUnavailable(str(exc)) from None
 
@@ -96,17 +99,19 @@ class HttpFetcher:
             if response.status_code == 429 or response.status_code >= 500:
                 raise TransientStatus(f"HTTP {response.status_code}")
             if response.status_code != 200:
-                raise PolicyUnavailable(f"{url} answered HTTP {response.status_code}")
+                raise PolicyUnavailable(f"{display_url(url)} answered HTTP {response.status_code}")
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > MAX_DOCUMENT_BYTES:
-                    raise PolicyUnavailable(f"{url} is larger than {MAX_DOCUMENT_BYTES} bytes")
+                    raise PolicyUnavailable(
+                        f"{display_url(url)} is larger than {MAX_DOCUMENT_BYTES} bytes"
+                    )
                 chunks.append(chunk)
         try:
             return b"".join(chunks).decode("utf-8")
         except UnicodeDecodeError:
-            raise PolicyUnavailable(f"{url} is not UTF-8 text") from None
+            raise PolicyUnavailable(f"{display_url(url)} is not UTF-8 text") from None
 
 
 def _http_reason(exc: BaseException | None) -> str:
@@ -202,7 +207,7 @@ class AuthPolicyCollector:
         if isinstance(source, FileSource):
             return self._file_policy(self._config.resolve(source.file))
         if isinstance(source, UrlSource):
-            return _policy_from(self._fetcher.document(source.url), source.url)
+            return _policy_from(self._fetcher.document(source.url), display_url(source.url))
         if isinstance(source, SecretSource):
             return self._secret_policy(env, source.secret)
         if isinstance(source, ServiceEnvSource):
@@ -243,14 +248,18 @@ class AuthPolicyCollector:
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         discovery = self._fetcher.document(url)
         if not isinstance(discovery, dict) or "jwks_uri" not in discovery:
-            raise PolicyUnavailable(f"{url} is not an OpenID discovery document (no jwks_uri)")
+            raise PolicyUnavailable(
+                f"{display_url(url)} is not an OpenID discovery document (no jwks_uri)"
+            )
         try:
             jwks_uri = check_fetch_url(str(discovery["jwks_uri"]))
         except ValueError:
-            raise PolicyUnavailable(f"{url}: jwks_uri must be an https:// URL") from None
+            raise PolicyUnavailable(
+                f"{display_url(url)}: jwks_uri must be an https:// URL"
+            ) from None
         jwks = self._fetcher.document(jwks_uri)
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
-            raise PolicyUnavailable(f"{jwks_uri} is not a JWKS (no keys list)")
+            raise PolicyUnavailable(f"{display_url(jwks_uri)} is not a JWKS (no keys list)")
         published: dict[str, Any] = {}
         verifiers: dict[str, Any] = {}
         private = False

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from driftcheck.collectors.interface import CollectorResult
 from driftcheck.concurrency import Workers
-from driftcheck.config import Environment, ProbeSpec
+from driftcheck.config import Environment, ProbeSpec, display_url
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Neutralizer
 
@@ -152,10 +152,12 @@ class ProbeCollector:
             )
         except TimeoutError:
             raise ProbeUnreachable(
-                f"{url}: no WebSocket handshake within {spec.timeout_seconds:g} s"
+                f"{display_url(url)}: no WebSocket handshake within {spec.timeout_seconds:g} s"
             ) from None
         except (OSError, InvalidHandshake) as exc:
-            raise ProbeUnreachable(f"{url}: cannot connect ({type(exc).__name__})") from None
+            raise ProbeUnreachable(
+                f"{display_url(url)}: cannot connect ({type(exc).__name__})"
+            ) from None
         if body.get("handshake") == "accepted":
             if offered and body.get("subprotocol") not in offered:
                 defects["subprotocol"] = _defect(
@@ -183,9 +185,13 @@ class ProbeCollector:
         try:
             response = self._http.get(url, headers=headers, timeout=spec.timeout_seconds)
         except httpx.TimeoutException:
-            raise ProbeUnreachable(f"{url}: no answer within {spec.timeout_seconds:g} s") from None
+            raise ProbeUnreachable(
+                f"{display_url(url)}: no answer within {spec.timeout_seconds:g} s"
+            ) from None
         except httpx.HTTPError as exc:
-            raise ProbeUnreachable(f"{url}: cannot connect ({type(exc).__name__})") from None
+            raise ProbeUnreachable(
+                f"{display_url(url)}: cannot connect ({type(exc).__name__})"
+            ) from None
         latency_ms = round((time.perf_counter() - started) * 1000)
         body: dict[str, Any] = {
             "kind": "http",
