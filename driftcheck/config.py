@@ -52,6 +52,10 @@ class SecretSpec(StrictModel):
 def check_fetch_url(url: str) -> str:
     """Policy and OIDC documents are fetched over HTTPS; plain HTTP only on loopback (tests)."""
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise ValueError("URL has an invalid port") from None
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme == "https" or (parts.scheme == "http" and loopback):
         if not parts.hostname:
@@ -64,7 +68,10 @@ def display_url(url: str) -> str:
     """A URL fit for messages: user info, query and fragment (where credentials hide) removed."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":<invalid port>"
     redacted = "?…" if parts.query else ""
     return f"{parts.scheme}://{host}{port}{parts.path}{redacted}"
 

@@ -401,3 +401,20 @@ def test_credentials_in_a_policy_url_stay_out_of_error_messages(
     assert report.errors and "/policy.json?…" in report.errors[0].message
     outputs = result.stderr + "".join(p.read_text() for p in (tmp_path / "reports").iterdir())
     assert "canary-url-credential" not in outputs
+
+
+def test_policy_url_with_an_invalid_port_is_a_config_error(run_cli: Run, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        environments={
+            "staging": {
+                "project": STAGING,
+                "regions": ["us-central1"],
+                "auth": {"policy": {"url": "https://auth.example.com:99999/policy.json"}},
+            }
+        },
+    )
+    result = run_cli("--config", str(config), "collect", "staging")
+    assert result.code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"{config}:" in result.stderr and "invalid port" in result.stderr
