@@ -23,10 +23,14 @@ HEADER_FIELDS = (
     "schema_version",
     "environment",
     "project",
+    "project_number",
+    "regions",
+    "name_map",
     "collected_at",
     "tool_version",
     "fingerprint_key_id",
 )
+_PER_RUN_FIELDS = frozenset({"collected_at", "tool_version"})
 
 
 def snapshot_text(snapshot: Snapshot) -> str:
@@ -41,9 +45,11 @@ def snapshot_text(snapshot: Snapshot) -> str:
 
 
 def body_of(snapshot: Snapshot) -> str:
-    """The body alone (what must be identical when nothing changed)."""
+    """What must be identical when nothing changed: the body, and the identity it was read with
+    (everything but the collection time and the tool version)."""
     data = snapshot.model_dump(mode="json")
-    return dump_yaml({"resources": data["resources"], "errors": data["errors"]})
+    identity = {name: data[name] for name in HEADER_FIELDS if name not in _PER_RUN_FIELDS}
+    return dump_yaml({**identity, "resources": data["resources"], "errors": data["errors"]})
 
 
 def write_snapshot(path: Path, snapshot: Snapshot) -> None:

@@ -21,6 +21,7 @@ from driftcheck.errors import DriftcheckError
 
 log = logging.getLogger("driftcheck")
 SEVERITY_NAMES = ["critical", "high", "medium", "low", "info"]
+REPRODUCTIONS_DIR = "reproductions"
 _state: dict[str, Any] = {"verbose": False, "argv": []}
 
 
@@ -201,19 +202,33 @@ def _report_options(function: Any) -> Any:
     )(function)
 
 
-def _finish(comparison: Any, formats: str, out_dir: Path, fail_on: str) -> NoReturn:
+def _finish(
+    comparison: Any, formats: str, out_dir: Path, fail_on: str, *, reproduction: bool = False
+) -> NoReturn:
     from driftcheck.baseline import write_snapshot
     from driftcheck.model import Severity
-    from driftcheck.render.interface import parse_formats, report_stem, write_reports
+    from driftcheck.render.interface import (
+        parse_formats,
+        refuse_to_overwrite_evidence,
+        report_stem,
+        write_reports,
+    )
     from driftcheck.render.terminal import render_summary
     from driftcheck.report import exit_code
 
     report = comparison.report
     stem = report_stem(report.environment, report.baseline.environment)
-    paths = write_reports(report, parse_formats(formats), out_dir, stem)
-    snapshot_path = out_dir / f"{stem}.snapshot.yaml"
-    write_snapshot(snapshot_path, comparison.snapshot)
-    click.echo(render_summary(report, [*paths, snapshot_path]), err=True)
+    chosen = parse_formats(formats)
+    written: list[Path] = []
+    if reproduction:
+        # A reproduction never replaces the evidence it reproduces, nor any report of a check.
+        refuse_to_overwrite_evidence(chosen, out_dir, stem)
+    written = write_reports(report, chosen, out_dir, stem)
+    if not reproduction:
+        snapshot_path = out_dir / f"{stem}.snapshot.yaml"
+        write_snapshot(snapshot_path, comparison.snapshot)
+        written.append(snapshot_path)
+    click.echo(render_summary(report, written), err=True)
     sys.exit(exit_code(report, Severity(fail_on)))
 
 
@@ -254,7 +269,10 @@ def diff(
     out_dir: str | None,
     fail_on: str,
 ) -> None:
-    """Offline comparison: SNAPSHOT_A (baseline) vs SNAPSHOT_B, with the config's rules."""
+    """Offline comparison: SNAPSHOT_A (baseline) vs SNAPSHOT_B, with the config's rules.
+
+    Reports go to reports/reproductions/ by default and never replace a report made by check.
+    """
     from driftcheck.config import load_config, resolve_config_path
     from driftcheck.pipeline import run_diff
     from driftcheck.render.interface import parse_formats
@@ -264,8 +282,10 @@ def diff(
     explicit = ctx.obj["config_path"] is not None
     config = load_config(config_path) if explicit or config_path.exists() else None
     comparison = run_diff(Path(snapshot_a), Path(snapshot_b), config, command=_command_line())
-    default_dir = config.reports_dir if config else Path("reports")
-    _finish(comparison, formats, Path(out_dir) if out_dir else default_dir, fail_on)
+    default_dir = (config.reports_dir if config else Path("reports")) / REPRODUCTIONS_DIR
+    _finish(
+        comparison, formats, Path(out_dir) if out_dir else default_dir, fail_on, reproduction=True
+    )
 
 
 @cli.command()

@@ -1,6 +1,10 @@
-"""Snapshot vs baseline -> findings.
+"""Snapshot vs baseline -> findings, the gaps that kept something from being compared, and the
+coverage of what was compared.
 
-Resources that are equal are skipped before deepdiff runs. deepdiff runs with
+Resources are matched by their environment-neutral key, on the regions both sides read; a region
+read on one side only is one finding, not one per resource. Two values that were literally
+identical before neutralization are equal (see ``identity``). Resources that are equal are
+skipped before deepdiff runs. deepdiff runs with
 ``threshold_to_diff_deeper=0`` so that a changed map is reported key by key, never dumped whole.
 Lists without an identity (args, command, IAM members) are reported as one changed value, and a
 redacted value is compared as a whole: by fingerprint where that is meaningful, never revealed.
@@ -10,14 +14,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from driftcheck.fingerprint import fingerprint_key_id
-from driftcheck.model import CollectionErrorRecord, Finding, FindingKind, Severity, Snapshot
+from driftcheck.identity import GLOBAL_REGION, IdentityContext, ResourceKey, literally_equal
+from driftcheck.model import (
+    CollectionErrorRecord,
+    Coverage,
+    Finding,
+    FindingKind,
+    NotCompared,
+    Severity,
+    Snapshot,
+)
 from driftcheck.severity import classify
+
+SOURCE = "compare"
 
 _MISSING = object()
 _MESSAGE_VALUE_LIMIT = 120
@@ -29,9 +45,7 @@ ALWAYS_SKIPPED = (
     ("secret/*", "consumers*"),
     ("secret/*", "references.*.state"),
     ("auth-policy/*", "tokens*"),
-    # Probe latency is judged against its limit only; defects are violations.
-    ("probe/*", "latency_ms"),
-    ("probe/*", "fields.*latency*"),
+    # Probe defects are violations, judged in the environment alone.
     ("probe/*", "defects*"),
 )
 # Facts that legitimately differ between environments: version numbers, not whether pinned.
@@ -71,10 +85,14 @@ class CompareOptions:
         return _matches(CROSS_ENVIRONMENT_SKIPPED, resource, path)
 
     def compares_fingerprints(self, resource: str) -> bool:
-        """Fingerprints are compared within an environment, and across only for shared secrets."""
+        """Fingerprints are compared within an environment; across environments only for shared
+        secrets, and for secrets of another project (the very same secret on both sides)."""
         if not self.cross_environment:
             return True
-        return resource.startswith("secret/") and resource.split("/", 1)[1] in self.shared_secrets
+        if not resource.startswith("secret/"):
+            return False
+        name = resource.split("/", 1)[1]
+        return name in self.shared_secrets or "/" in name
 
 
 def _matches(rules: tuple[tuple[str, str], ...], resource: str, path: str) -> bool:
@@ -175,114 +193,321 @@ def _diff_paths(baseline: dict[str, Any], actual: dict[str, Any]) -> list[list[A
     return [paths[key] for key in sorted(paths)]
 
 
-def _fingerprint_finding(
-    resource: str, path: str, before: Any, after: Any, options: CompareOptions
-) -> Finding | None:
-    """Compare two redacted values: incomparable keys, cross-env rules, or a real change."""
-    if not options.compares_fingerprints(resource):
-        return None
-    before_key = fingerprint_key_id(str(before.get("fingerprint", "")))
-    after_key = fingerprint_key_id(str(after.get("fingerprint", "")))
-    if before_key != after_key:
-        return make_finding(
-            resource,
-            path,
-            FindingKind.CHANGED,
-            before,
-            after,
-            f"{path} is incomparable: fingerprints were made under different keys "
-            f"(k={before_key} vs k={after_key})",
-            severity=Severity.INFO,
-            rule="incomparable-fingerprint",
-        )
-    return make_finding(
-        resource, path, FindingKind.CHANGED, before, after, f"{path}: secret value changed"
+def is_unavailable(value: Any) -> bool:
+    """Whether ``value`` marks a fingerprint that was not made (payloads not accessed)."""
+    return isinstance(value, dict) and value.get("unavailable") is True
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Something inside a compared resource that could not be compared."""
+
+    resource: str
+    path: str
+    why: str
+
+
+@dataclass
+class _Judged:
+    """Findings and gaps of one resource."""
+
+    findings: list[Finding] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sides:
+    """Both snapshots' identities, to undo neutralization when values differ."""
+
+    baseline: IdentityContext
+    actual: IdentityContext
+
+    @classmethod
+    def of(cls, baseline: Snapshot, actual: Snapshot) -> Sides:
+        """The identity contexts of two snapshots."""
+        return cls(identity_of(baseline), identity_of(actual))
+
+
+def identity_of(snapshot: Snapshot) -> IdentityContext:
+    """How ``snapshot``'s environment spells its own names."""
+    return IdentityContext(
+        project=snapshot.project,
+        project_number=snapshot.project_number,
+        regions=snapshot.regions,
+        name_map=snapshot.name_map,
     )
 
 
+def _fingerprint_change(resource: str, path: str, before: Any, after: Any, judged: _Judged) -> None:
+    """Two redacted values differ: another key makes them incomparable (a gap), else drift."""
+    before_key = fingerprint_key_id(str(before.get("fingerprint", "")))
+    after_key = fingerprint_key_id(str(after.get("fingerprint", "")))
+    if before_key != after_key:
+        judged.gaps.append(
+            Gap(
+                resource,
+                path,
+                f"fingerprints were made under different keys (k={before_key} vs "
+                f"k={after_key}); run with the baseline's DRIFTCHECK_FINGERPRINT_KEY",
+            )
+        )
+        return
+    judged.findings.append(
+        make_finding(
+            resource, path, FindingKind.CHANGED, before, after, f"{path}: secret value changed"
+        )
+    )
+
+
+def _unavailable_paths(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    if is_unavailable(tree):
+        yield _dotted(list(prefix))
+    elif isinstance(tree, dict):
+        for key, child in sorted(tree.items()):
+            yield from _unavailable_paths(child, (*prefix, str(key)))
+
+
 def _resource_findings(
-    resource: str, baseline: dict[str, Any], actual: dict[str, Any], options: CompareOptions
-) -> Iterable[Finding]:
+    resource: str,
+    baseline: dict[str, Any],
+    actual: dict[str, Any],
+    options: CompareOptions,
+    sides: Sides,
+    unread_paths: list[str],
+) -> _Judged:
+    judged = _Judged()
+    region = ResourceKey.parse(resource).region
+    fingerprints = options.compares_fingerprints(resource)
+    if fingerprints:
+        unavailable = sorted(set(_unavailable_paths(baseline)) | set(_unavailable_paths(actual)))
+        judged.gaps.extend(
+            Gap(resource, path, "secret payloads were not accessed (--no-secret-payloads)")
+            for path in unavailable
+            if not options.skips(resource, path, None, None)
+        )
     for point in _diff_paths(baseline, actual):
         path = _dotted(point)
+        if any(path == unread or path.startswith(f"{unread}.") for unread in unread_paths):
+            continue
         before, after = _lookup(baseline, point), _lookup(actual, point)
         if options.skips(resource, path, before, after):
             continue
+        if is_unavailable(before) or is_unavailable(after):
+            continue  # a gap, recorded above (or not compared by design)
         sensitive = is_redacted(before) or is_redacted(after)
-        if sensitive and not options.compares_fingerprints(resource):
+        if sensitive and not fingerprints:
             continue
         if before is _MISSING:
-            yield make_finding(
-                resource, path, FindingKind.ADDED, before, after, f"{path} added: {_show(after)}"
+            judged.findings.append(
+                make_finding(
+                    resource,
+                    path,
+                    FindingKind.ADDED,
+                    before,
+                    after,
+                    f"{path} added: {_show(after)}",
+                )
             )
         elif after is _MISSING:
-            yield make_finding(
-                resource,
-                path,
-                FindingKind.REMOVED,
-                before,
-                after,
-                f"{path} removed (was {_show(before)})",
+            judged.findings.append(
+                make_finding(
+                    resource,
+                    path,
+                    FindingKind.REMOVED,
+                    before,
+                    after,
+                    f"{path} removed (was {_show(before)})",
+                )
             )
         elif is_redacted(before) and is_redacted(after):
-            found = _fingerprint_finding(resource, path, before, after, options)
-            if found is not None:
-                yield found
-        else:
-            yield make_finding(
+            _fingerprint_change(resource, path, before, after, judged)
+        elif not literally_equal(before, after, sides.baseline, sides.actual, region):
+            judged.findings.append(
+                make_finding(
+                    resource,
+                    path,
+                    FindingKind.CHANGED,
+                    before,
+                    after,
+                    f"{path} changed from {_show(before)} to {_show(after)}",
+                )
+            )
+    return judged
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """What comparing two snapshots gives: findings, gaps (what could not be compared, each a
+    reason for an incomplete verdict) and coverage (what was compared, per kind and region)."""
+
+    findings: list[Finding]
+    gaps: list[CollectionErrorRecord]
+    coverage: list[Coverage]
+
+
+@dataclass
+class _Bucket:
+    baseline: int = 0
+    actual: int = 0
+    matched: int = 0
+    only_in_baseline: int = 0
+    only_in_actual: int = 0
+    not_compared: list[NotCompared] = field(default_factory=list)
+
+
+class _Comparison:
+    """One comparison in progress: accumulates findings, gaps and coverage."""
+
+    def __init__(self, baseline: Snapshot, actual: Snapshot, options: CompareOptions) -> None:
+        self.baseline = baseline
+        self.actual = actual
+        self.options = options
+        self.sides = Sides.of(baseline, actual)
+        self.errors = [*baseline.errors, *actual.errors]
+        self.shared_regions = set(baseline.regions) & set(actual.regions)
+        self.findings: list[Finding] = []
+        self.gaps: list[Gap] = []
+        self.buckets: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
+
+    def run(self) -> CompareResult:
+        for resource in sorted(set(self.baseline.resources) | set(self.actual.resources)):
+            self._resource(resource)
+        self._regions_on_one_side()
+        self._empty_sides()
+        return CompareResult(
+            findings=self.findings,
+            gaps=_gap_records(self.gaps),
+            coverage=[
+                Coverage(kind=kind, region=region, **vars(bucket))
+                for (kind, region), bucket in sorted(self.buckets.items())
+            ],
+        )
+
+    def _resource(self, resource: str) -> None:
+        key = ResourceKey.parse(resource)
+        bucket = self.buckets[(key.kind, key.region)]
+        before = self.baseline.resources.get(resource)
+        after = self.actual.resources.get(resource)
+        bucket.baseline += before is not None
+        bucket.actual += after is not None
+        why = self._not_compared_why(resource, key)
+        if why is not None:
+            bucket.not_compared.append(NotCompared(resource=resource, why=why))
+            return
+        if before is None or after is None:
+            bucket.only_in_actual += before is None
+            bucket.only_in_baseline += after is None
+            self.findings.append(self._presence(resource, before is None))
+            return
+        bucket.matched += 1
+        if before == after:
+            return
+        unread = [str(e.path) for e in self.errors if e.path and fnmatchcase(resource, e.resource)]
+        judged = _resource_findings(resource, before, after, self.options, self.sides, unread)
+        self.findings.extend(judged.findings)
+        self.gaps.extend(judged.gaps)
+
+    def _not_compared_why(self, resource: str, key: ResourceKey) -> str | None:
+        if key.region != GLOBAL_REGION and key.region not in self.shared_regions:
+            side = self.baseline if key.region in self.baseline.regions else self.actual
+            return f"region {key.region} is read only in {side.environment}"
+        for error in self.errors:
+            if error.path is None and fnmatchcase(resource, error.resource):
+                return f"not read: {error.message}"
+        return None
+
+    def _presence(self, resource: str, added: bool) -> Finding:
+        if added:
+            return make_finding(
                 resource,
-                path,
-                FindingKind.CHANGED,
-                before,
-                after,
-                f"{path} changed from {_show(before)} to {_show(after)}",
+                "",
+                FindingKind.ADDED,
+                None,
+                None,
+                f"{resource} exists only in {self.actual.environment}",
+            )
+        return make_finding(
+            resource,
+            "",
+            FindingKind.REMOVED,
+            None,
+            None,
+            f"{resource} is missing from {self.actual.environment}",
+        )
+
+    def _regions_on_one_side(self) -> None:
+        """A region read on one side only: one finding, whatever it holds."""
+        for alias in sorted(set(self.baseline.regions) ^ set(self.actual.regions)):
+            in_baseline = alias in self.baseline.regions
+            holder = self.baseline if in_baseline else self.actual
+            other = self.actual if in_baseline else self.baseline
+            count = sum(1 for k in holder.resources if ResourceKey.parse(k).region == alias)
+            region = holder.regions[alias]
+            where = f"region {alias}" if alias == region else f"region {alias} ({region})"
+            self.findings.append(
+                make_finding(
+                    f"region/{alias}",
+                    "",
+                    FindingKind.REMOVED if in_baseline else FindingKind.ADDED,
+                    region if in_baseline else None,
+                    None if in_baseline else region,
+                    f"{where} is read in {holder.environment} but not in {other.environment}; "
+                    f"its {count} resource{'s' if count != 1 else ''} "
+                    f"{'are' if count != 1 else 'is'} not compared",
+                )
+            )
+
+    def _empty_sides(self) -> None:
+        """Nothing read where something was expected, or nothing compared at all."""
+        unread = {e.resource for e in self.errors if e.path is None}
+        for alias in sorted(self.shared_regions):
+            had = [k for k in self.baseline.resources if ResourceKey.parse(k).region == alias]
+            has = [k for k in self.actual.resources if ResourceKey.parse(k).region == alias]
+            if had and not has and not any(fnmatchcase(had[0], u) for u in unread):
+                self.gaps.append(
+                    Gap(
+                        f"region/{alias}",
+                        "",
+                        f"{self.actual.environment} yields no resource in region "
+                        f"{self.actual.regions[alias]} while the baseline has {len(had)}",
+                    )
+                )
+        if not any(bucket.matched for bucket in self.buckets.values()):
+            self.gaps.append(
+                Gap(
+                    "*",
+                    "",
+                    "nothing was compared: no resource of "
+                    f"{self.actual.environment} matched one of the baseline "
+                    f"({len(self.baseline.resources)} in the baseline, "
+                    f"{len(self.actual.resources)} read); check names, name_map and regions",
+                )
             )
 
 
-def _unreadable(errors: Iterable[CollectionErrorRecord]) -> list[str]:
-    return [error.resource for error in errors]
+def _gap_records(gaps: list[Gap]) -> list[CollectionErrorRecord]:
+    """One record per resource and reason, naming every path it covers."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for gap in gaps:
+        grouped.setdefault((gap.resource, gap.why), []).append(gap.path)
+    return [
+        CollectionErrorRecord(
+            source=SOURCE,
+            resource=resource,
+            path=", ".join(sorted(p for p in set(paths) if p)) or None,
+            message=why,
+        )
+        for (resource, why), paths in sorted(grouped.items())
+    ]
 
 
 def compare(
     baseline: Snapshot, actual: Snapshot, options: CompareOptions | None = None
-) -> list[Finding]:
-    """Every difference between ``baseline`` and ``actual``, sorted by resource and path.
+) -> CompareResult:
+    """Every difference between ``baseline`` and ``actual``, what could not be compared, and the
+    coverage of the comparison.
 
     Resources that could not be read on either side are not compared: their absence is a
     collection error, not drift.
     """
-    options = options or CompareOptions()
-    unreadable = _unreadable([*baseline.errors, *actual.errors])
-    findings: list[Finding] = []
-    for resource in sorted(set(baseline.resources) | set(actual.resources)):
-        if any(fnmatchcase(resource, pattern) for pattern in unreadable):
-            continue
-        before = baseline.resources.get(resource)
-        after = actual.resources.get(resource)
-        if before == after:
-            continue
-        if before is None:
-            findings.append(
-                make_finding(
-                    resource,
-                    "",
-                    FindingKind.ADDED,
-                    None,
-                    None,
-                    f"{resource} exists only in {actual.environment}",
-                )
-            )
-        elif after is None:
-            findings.append(
-                make_finding(
-                    resource,
-                    "",
-                    FindingKind.REMOVED,
-                    None,
-                    None,
-                    f"{resource} is missing from {actual.environment}",
-                )
-            )
-        else:
-            findings.extend(_resource_findings(resource, before, after, options))
-    return findings
+    return _Comparison(baseline, actual, options or CompareOptions()).run()

@@ -38,7 +38,11 @@ class StrictModel(BaseModel):
 class SecretSpec(StrictModel):
     """A secret to read in an environment, beyond those that services reference."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(
+        min_length=1,
+        pattern=r"^(projects/[a-z0-9-]+/secrets/)?[A-Za-z0-9_-]+$",
+        description="A secret of the environment's project, or projects/<p>/secrets/<name>",
+    )
     expect_env: str | None = Field(
         default=None,
         description="Variable of driftcheck's own environment holding the value "
@@ -198,19 +202,29 @@ class ProbeSpec(StrictModel):
         return self
 
 
+Region = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)+[0-9]+$")]
+RegionAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
 class Environment(StrictModel):
     """One environment: a GCP project and the regions and services to read there."""
 
     project: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
     project_number: str | None = Field(default=None, pattern=r"^[0-9]+$")
-    regions: list[str] = Field(min_length=1)
+    regions: list[Region] | dict[RegionAlias, Region] = Field(
+        min_length=1,
+        description="Regions to read: a list, or a map of aliases ({primary: us-central1}); "
+        "resources are keyed by alias, so environments in different regions compare",
+    )
     services: list[str] | None = Field(
-        default=None, description="Services to read; omitted means every service in the regions"
+        default=None,
+        description="Services to read (real or neutral names); omitted means every service",
     )
     secrets: list[SecretSpec] = Field(default_factory=list)
     name_map: dict[str, str] = Field(
         default_factory=dict,
-        description="Environment-specific tokens replaced by neutral ones, e.g. {-stg: -<env>}",
+        description="Environment-specific tokens replaced by neutral ones in names and values, "
+        "matched as whole tokens, e.g. {prod: ${env}}",
     )
     auth: AuthConfig | None = None
     probes: list[ProbeSpec] = Field(default_factory=list)
@@ -222,10 +236,29 @@ class Environment(StrictModel):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
+    @field_validator("regions")
+    @classmethod
+    def _distinct_regions(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        listed = list(value.values()) if isinstance(value, dict) else list(value)
+        repeated = sorted({region for region in listed if listed.count(region) > 1})
+        if repeated:
+            raise ValueError(f"region listed twice: {', '.join(repeated)}")
+        return value
+
+    @field_validator("name_map")
+    @classmethod
+    def _tokens_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for literal in value:
+            if not any(ch.isalnum() for ch in literal):
+                raise ValueError(f"name_map key {literal!r} has no letter or digit to match")
+        return value
+
     @property
-    def multi_region(self) -> bool:
-        """Whether resource keys must carry the region."""
-        return len(self.regions) > 1
+    def region_map(self) -> dict[str, str]:
+        """Region alias -> region (the alias is the region itself when regions is a list)."""
+        if isinstance(self.regions, dict):
+            return dict(self.regions)
+        return {region: region for region in self.regions}
 
 
 class IgnoreRule(StrictModel):
@@ -250,6 +283,10 @@ class SuppressRule(StrictModel):
     id: str | None = None
     resource: str | None = None
     path: str | None = None
+    accepted: Any = Field(
+        description="The value this suppression accepts (the finding's actual value, or its "
+        "fingerprint); when the value changes again the finding is active again"
+    )
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: date

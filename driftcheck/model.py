@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SNAPSHOT_SCHEMA_VERSION = 1
-REPORT_SCHEMA_VERSION = 1
+SNAPSHOT_SCHEMA_VERSION = 2
+REPORT_SCHEMA_VERSION = 2
 
 
 class FrozenModel(BaseModel):
@@ -62,10 +62,14 @@ class Status(StrEnum):
 
 
 class CollectionErrorRecord(FrozenModel):
-    """Something that could not be read; its presence makes a run incomplete."""
+    """Something that could not be read or compared; its presence makes a run incomplete."""
 
-    source: str = Field(description="API or collector that failed, e.g. run.googleapis.com")
+    source: str = Field(description="API or stage that failed, e.g. run.googleapis.com")
     resource: str = Field(description="Resource key or glob that is missing, e.g. service/*")
+    path: str | None = Field(
+        default=None,
+        description="The part of the resource that is missing (e.g. iam); none = all of it",
+    )
     message: str
 
 
@@ -75,6 +79,13 @@ class Snapshot(FrozenModel):
     schema_version: int = SNAPSHOT_SCHEMA_VERSION
     environment: str
     project: str
+    project_number: str | None = None
+    regions: dict[str, str] = Field(
+        default_factory=dict, description="Region alias (as in resource keys) -> region read"
+    )
+    name_map: dict[str, str] = Field(
+        default_factory=dict, description="The name_map the environment was neutralized with"
+    )
     collected_at: str
     tool_version: str
     fingerprint_key_id: str | None = None
@@ -82,8 +93,20 @@ class Snapshot(FrozenModel):
     errors: list[CollectionErrorRecord] = Field(default_factory=list)
 
 
+class Evidence(FrozenModel):
+    """One observation behind a finding: a difference or a broken rule at one path."""
+
+    resource: str
+    path: str
+    kind: FindingKind
+    severity: Severity
+    baseline: Any = None
+    actual: Any = None
+    message: str
+
+
 class Finding(FrozenModel):
-    """One difference or violation, with its severity and disposition."""
+    """One fact: a difference or violation, with its evidence, severity and disposition."""
 
     id: str
     resource: str
@@ -97,6 +120,10 @@ class Finding(FrozenModel):
     suppressed: bool = False
     ignored: bool = False
     reason: str | None = Field(default=None, description="Why it is suppressed or ignored")
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="Every observation with the same cause (one fact, one finding)",
+    )
 
     @property
     def active(self) -> bool:
@@ -125,6 +152,37 @@ class Summary(FrozenModel):
     ignored: int = 0
 
 
+class NotCompared(FrozenModel):
+    """A resource that was not compared, and why."""
+
+    resource: str
+    why: str
+
+
+class Coverage(FrozenModel):
+    """What was compared for one resource kind in one region (alias, or ``global``)."""
+
+    kind: str
+    region: str
+    baseline: int = Field(description="Resources in the baseline")
+    actual: int = Field(description="Resources read in the checked environment")
+    matched: int = Field(description="Resources on both sides, matched by identity, compared")
+    only_in_baseline: int
+    only_in_actual: int
+    not_compared: list[NotCompared] = Field(default_factory=list)
+
+
+class Reproduction(FrozenModel):
+    """For a report made by ``diff``: the snapshot it re-judged and the report it reproduces."""
+
+    snapshot: str
+    snapshot_sha256: str
+    report: str | None = None
+    report_sha256: str | None = None
+    report_generated_at: str | None = None
+    principal: str | None = Field(default=None, description="Who collected the snapshot")
+
+
 class Provenance(FrozenModel):
     """What an auditor needs to trust and reproduce a report."""
 
@@ -137,6 +195,7 @@ class Provenance(FrozenModel):
     finished_at: str | None = None
     baseline_git_commit: str | None = None
     command: str = ""
+    reproduction_of: Reproduction | None = None
 
 
 class DriftReport(FrozenModel):
@@ -149,6 +208,7 @@ class DriftReport(FrozenModel):
     baseline: BaselineRef
     status: Status
     summary: Summary
+    coverage: list[Coverage] = Field(default_factory=list)
     findings: list[Finding]
     errors: list[CollectionErrorRecord]
     provenance: Provenance

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from driftcheck.fingerprint import Fingerprinter
+from driftcheck.identity import PROJECT, Neutralizer
 from driftcheck.sensitive import looks_secret
 
 VOLATILE_FIELDS = frozenset(
@@ -86,35 +85,6 @@ SCALING_DEFAULTS: dict[str, Any] = {"min_instance_count": 0, "max_instance_count
 DEFAULT_PORT = {"8080": {"name": "http1"}}
 
 
-@dataclass(frozen=True)
-class Neutralizer:
-    """Replaces an environment's own names (project, region, mapped tokens) by placeholders."""
-
-    project: str
-    region: str | None = None
-    project_number: str | None = None
-    name_map: Mapping[str, str] | None = None
-
-    def __call__(self, text: str) -> str:
-        pattern, placeholders = self._pattern
-        if pattern.search(text):
-            text = pattern.sub(lambda match: placeholders[match.group(0)], text)
-        for literal, neutral in (self.name_map or {}).items():
-            text = text.replace(literal, neutral)
-        return text
-
-    @cached_property
-    def _pattern(self) -> tuple[re.Pattern[str], dict[str, str]]:
-        """One compiled pattern for every token, matched only as a whole word."""
-        placeholders = {self.project: "${project}"}
-        if self.project_number:
-            placeholders[self.project_number] = "${project}"
-        if self.region:
-            placeholders[self.region] = "${region}"
-        tokens = "|".join(re.escape(t) for t in sorted(placeholders, key=len, reverse=True))
-        return re.compile(rf"(?<![A-Za-z0-9-])(?:{tokens})(?![A-Za-z0-9])"), placeholders
-
-
 def seconds(value: Any) -> Any:
     """``"300s"`` -> 300, ``"1.5s"`` -> 1.5; anything else unchanged."""
     if isinstance(value, str):
@@ -171,13 +141,31 @@ def keyed(items: list[dict[str, Any]], key: str, fallback: str) -> dict[str, dic
     return result
 
 
-def secret_name(reference: str) -> str:
-    """``projects/123/secrets/name`` -> ``name``; a bare name stays as it is."""
-    return reference.rsplit("/", 1)[-1] if "/secrets/" in reference else reference
+_SECRET_PATH = re.compile(r"^projects/(?P<project>[^/]+)/secrets/(?P<name>[^/]+)$")
+
+
+def secret_reference(reference: str, neutral: Callable[[str], str]) -> str:
+    """A secret reference in neutral form: the bare name for a secret of the environment's own
+    project; ``projects/<project>/secrets/<name>`` (kept) for one in another project, such as a
+    central secrets project, which is read there."""
+    match = _SECRET_PATH.match(reference)
+    if match is None:
+        return reference
+    if neutral(match.group("project")) == PROJECT:
+        return match.group("name")
+    return reference
+
+
+def split_secret_reference(reference: str) -> tuple[str | None, str]:
+    """``projects/p/secrets/n`` -> ``("p", "n")``; a bare name -> ``(None, name)``."""
+    match = _SECRET_PATH.match(reference)
+    if match is None:
+        return None, reference
+    return match.group("project"), match.group("name")
 
 
 def _normalize_env(
-    env: list[dict[str, Any]], fingerprints: Fingerprinter
+    env: list[dict[str, Any]], fingerprints: Fingerprinter, neutral: Callable[[str], str]
 ) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for index, variable in enumerate(env):
@@ -186,7 +174,7 @@ def _normalize_env(
         ref = source.get("secret_key_ref") if isinstance(source, dict) else None
         if ref:
             result[name] = {
-                "secret": secret_name(str(ref.get("secret", ""))),
+                "secret": secret_reference(str(ref.get("secret", "")), neutral),
                 "version": str(ref.get("version") or "latest"),
             }
             continue
@@ -200,11 +188,13 @@ def _normalize_env(
     return result
 
 
-def _normalize_container(container: dict[str, Any], fingerprints: Fingerprinter) -> dict[str, Any]:
+def _normalize_container(
+    container: dict[str, Any], fingerprints: Fingerprinter, neutral: Callable[[str], str]
+) -> dict[str, Any]:
     body = dict(container)
     env = body.get("env")
     if isinstance(env, list):
-        body["env"] = _normalize_env(env, fingerprints)
+        body["env"] = _normalize_env(env, fingerprints, neutral)
     ports = body.get("ports")
     if isinstance(ports, list):
         body["ports"] = keyed(
@@ -220,12 +210,12 @@ def _normalize_container(container: dict[str, Any], fingerprints: Fingerprinter)
     return body
 
 
-def _normalize_volume(volume: dict[str, Any]) -> dict[str, Any]:
+def _normalize_volume(volume: dict[str, Any], neutral: Callable[[str], str]) -> dict[str, Any]:
     body = dict(volume)
     secret = body.get("secret")
     if isinstance(secret, dict):
         secret = dict(secret)
-        secret["secret"] = secret_name(str(secret.get("secret", "")))
+        secret["secret"] = secret_reference(str(secret.get("secret", "")), neutral)
         items = secret.get("items")
         if isinstance(items, list):
             secret["items"] = {
@@ -239,20 +229,22 @@ def _normalize_volume(volume: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _normalize_template(template: dict[str, Any], fingerprints: Fingerprinter) -> dict[str, Any]:
+def _normalize_template(
+    template: dict[str, Any], fingerprints: Fingerprinter, neutral: Callable[[str], str]
+) -> dict[str, Any]:
     body = {**TEMPLATE_DEFAULTS, **{k: v for k, v in template.items() if v not in ("", 0, None)}}
     body.pop("revision", None)
     body["scaling"] = {**SCALING_DEFAULTS, **_nonzero(template.get("scaling") or {})}
     containers = template.get("containers")
     if isinstance(containers, list):
         body["containers"] = {
-            name: _normalize_container(container, fingerprints)
+            name: _normalize_container(container, fingerprints, neutral)
             for name, container in keyed(containers, "name", "container").items()
         }
     volumes = template.get("volumes")
     if isinstance(volumes, list):
         body["volumes"] = {
-            name: _normalize_volume(volume)
+            name: _normalize_volume(volume, neutral)
             for name, volume in keyed(volumes, "name", "volume").items()
         }
     return body
@@ -273,10 +265,14 @@ def _traffic_key(target: dict[str, Any]) -> str:
 def normalize_iam_policy(
     policy: Mapping[str, Any], neutral: Callable[[str], str]
 ) -> dict[str, Any]:
-    """IAM policy -> ``{role: sorted members}``; etag and version dropped."""
+    """IAM policy -> ``{role: sorted members}``; etag and version dropped.
+
+    Custom roles of the environment's own project (``projects/<id>/roles/…``) and its service
+    agents are neutralized like any other name.
+    """
     roles: dict[str, set[str]] = {}
     for binding in policy.get("bindings") or []:
-        role = str(binding.get("role", ""))
+        role = neutral(str(binding.get("role", "")))
         roles.setdefault(role, set()).update(neutral(str(m)) for m in binding.get("members") or [])
     return {role: sorted(members) for role, members in sorted(roles.items()) if members}
 
@@ -292,7 +288,7 @@ def normalize_service(
     body: dict[str, Any] = {**SERVICE_DEFAULTS, **_nonzero(dict(service))}
     body.pop("name", None)
     template = service.get("template")
-    body["template"] = _normalize_template(dict(template or {}), fingerprints)
+    body["template"] = _normalize_template(dict(template or {}), fingerprints, neutral)
     traffic = service.get("traffic")
     if isinstance(traffic, list):
         body["traffic"] = {_traffic_key(t): {"percent": t.get("percent", 0)} for t in traffic}

@@ -28,11 +28,12 @@ from driftcheck.compare import CompareOptions, compare
 from driftcheck.concurrency import RateLimits, Workers
 from driftcheck.config import LoadedConfig, Rules
 from driftcheck.fingerprint import Fingerprinter
-from driftcheck.model import BaselineRef, DriftReport, Provenance, Snapshot
+from driftcheck.merge import merge_findings
+from driftcheck.model import BaselineRef, DriftReport, Provenance, Reproduction, Snapshot
 from driftcheck.progress import Progress
 from driftcheck.report import build_report
 from driftcheck.rules import apply_rules
-from driftcheck.violations import find_violations
+from driftcheck.violations import find_violations, unverifiable
 
 log = logging.getLogger("driftcheck")
 
@@ -114,6 +115,9 @@ def collect_environment(
     return Snapshot(
         environment=env_name,
         project=env.project,
+        project_number=env.project_number,
+        regions=env.region_map,
+        name_map=env.name_map,
         collected_at=collected_at,
         tool_version=__version__,
         fingerprint_key_id=fingerprints.key_id,
@@ -158,6 +162,34 @@ def git_commit_of(path: Path) -> str | None:
     return commit if done.returncode == 0 and len(commit) == 40 else None
 
 
+SNAPSHOT_SUFFIX = ".snapshot.yaml"
+
+
+def reproduction_of(snapshot_path: Path) -> Reproduction:
+    """What a ``diff`` of ``snapshot_path`` reproduces: the snapshot, and the report that ``check``
+    wrote beside it when it is still there (``<stem>.snapshot.yaml`` next to ``<stem>.json``)."""
+    reproduction = Reproduction(
+        snapshot=str(snapshot_path), snapshot_sha256=file_sha256(snapshot_path)
+    )
+    if not snapshot_path.name.endswith(SNAPSHOT_SUFFIX):
+        return reproduction
+    report_path = snapshot_path.with_name(
+        snapshot_path.name.removesuffix(SNAPSHOT_SUFFIX) + ".json"
+    )
+    try:
+        original = DriftReport.model_validate_json(report_path.read_bytes())
+    except (OSError, ValueError):
+        return reproduction
+    return reproduction.model_copy(
+        update={
+            "report": str(report_path),
+            "report_sha256": file_sha256(report_path),
+            "report_generated_at": original.generated_at,
+            "principal": original.provenance.principal,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Comparison:
     """What a check or diff produced: the report and the snapshot it judged."""
@@ -175,9 +207,10 @@ def judge(
     options: CompareOptions,
     today: date,
 ) -> Comparison:
-    """Compare, apply rules, and build the report."""
+    """Compare, merge findings that share a cause, apply rules, and build the report."""
+    result = compare(baseline, snapshot, options)
     findings = apply_rules(
-        [*compare(baseline, snapshot, options), *find_violations(snapshot)], rules, today
+        merge_findings([*result.findings, *find_violations(snapshot)]), rules, today
     )
     ref = BaselineRef(
         environment=baseline.environment,
@@ -189,9 +222,10 @@ def judge(
         snapshot.environment,
         ref,
         findings,
-        [*baseline.errors, *snapshot.errors],
+        [*baseline.errors, *snapshot.errors, *result.gaps, *unverifiable(snapshot)],
         provenance,
         generated_at=utc_now(),
+        coverage=result.coverage,
     )
     return Comparison(report=report, snapshot=snapshot)
 
@@ -252,6 +286,7 @@ def run_diff(
         tool_version=__version__,
         config_sha256=config.sha256 if config else None,
         principal="offline (diff of snapshot files)",
+        reproduction_of=reproduction_of(snapshot_path),
         fingerprint_key_id=snapshot.fingerprint_key_id,
         started_at=snapshot.collected_at,
         finished_at=snapshot.collected_at,

@@ -8,6 +8,7 @@ from driftcheck import __version__
 from driftcheck.model import (
     BaselineRef,
     CollectionErrorRecord,
+    Coverage,
     DriftReport,
     Finding,
     Provenance,
@@ -48,6 +49,7 @@ def build_report(
     errors: list[CollectionErrorRecord],
     provenance: Provenance,
     generated_at: str,
+    coverage: list[Coverage] | None = None,
 ) -> DriftReport:
     """The report, with findings sorted by severity, resource and path."""
     ordered = sorted(findings, key=lambda f: (-f.severity.rank, f.resource, f.path, f.kind.value))
@@ -58,8 +60,9 @@ def build_report(
         baseline=baseline,
         status=status_of(findings, errors),
         summary=summarize(findings),
+        coverage=coverage or [],
         findings=ordered,
-        errors=sorted(errors, key=lambda e: (e.resource, e.source, e.message)),
+        errors=sorted(set(errors), key=lambda e: (e.resource, e.source, e.path or "", e.message)),
         provenance=provenance,
     )
 

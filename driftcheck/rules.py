@@ -1,15 +1,17 @@
 """User rules: severity overrides, ignores (with a reason) and suppressions (owner, expiry).
 
 Ignored and suppressed findings stay in the report, marked and counted; an expired suppression
-stops suppressing and adds a finding saying so; a suppression that matches nothing is stale.
+stops suppressing and adds a finding saying so; a suppression that matches nothing is stale. A
+suppression accepts one value: when the value changes again, the finding is active again.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from fnmatch import fnmatchcase
 
-from driftcheck.compare import make_finding
+from driftcheck.compare import is_redacted, make_finding
 from driftcheck.config import Rules, SuppressRule
 from driftcheck.model import Finding, FindingKind, Severity
 
@@ -22,6 +24,20 @@ def _suppression_matches(rule: SuppressRule, finding: Finding) -> bool:
     if rule.id is not None:
         return rule.id == finding.id
     return _glob(rule.resource, finding.resource) and _glob(rule.path, finding.path)
+
+
+def _accepts(rule: SuppressRule, finding: Finding) -> bool:
+    """A suppression accepts one value: the finding's actual value, or its fingerprint."""
+    actual = finding.actual
+    if is_redacted(actual):
+        return rule.accepted in (actual, actual.get("fingerprint"))
+    return bool(rule.accepted == actual)
+
+
+def _show(value: object) -> str:
+    if is_redacted(value):
+        return "<redacted>"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)[:120]
 
 
 def _rule_finding(index: int, severity: Severity, message: str) -> Finding:
@@ -53,11 +69,18 @@ def apply_rules(findings: list[Finding], rules: Rules, today: date) -> list[Find
             if not _suppression_matches(suppression, finding):
                 continue
             used.add(index)
+            if not _accepts(suppression, finding):
+                updates.update(
+                    message=f"{finding.message} (rules.suppress[{index}] accepted "
+                    f"{_show(suppression.accepted)}, not this value: active again)"
+                )
+                continue
             if suppression.expires >= today:
                 updates.update(
                     suppressed=True,
                     reason=f"{suppression.reason} (owner {suppression.owner}, "
-                    f"until {suppression.expires.isoformat()})",
+                    f"until {suppression.expires.isoformat()}; accepted "
+                    f"{_show(suppression.accepted)})",
                 )
                 break
         result.append(finding.model_copy(update=updates) if updates else finding)

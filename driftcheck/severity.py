@@ -1,4 +1,4 @@
-"""The built-in severity catalogue: how much each kind of Cloud Run (and secret) drift matters.
+"""The built-in catalogue: how much each kind of drift matters, and which findings share a cause.
 
 Rules are tried in order and the first match wins. A rule matches a resource glob and a path glob
 and may look at both values (ingress is only critical when it widens).
@@ -6,6 +6,7 @@ and may look at both values (ingress is only critical when it widens).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -133,3 +134,101 @@ def classify(
         if rule.matches(resource, path):
             return rule.severity_for(baseline, actual), rule.name
     return Severity.LOW, "other"
+
+
+# One fact, one finding ------------------------------------------------------------------------
+CauseKeys = Callable[[str, "re.Match[str]"], list[str]]
+
+
+@dataclass(frozen=True)
+class CauseRule:
+    """Findings at ``resource``/``path`` (a regular expression) stem from the causes that
+    ``keys`` names; findings that share any cause are one finding (see ``merge``)."""
+
+    name: str
+    resource: str
+    path: re.Pattern[str]
+    keys: CauseKeys
+
+    def causes(self, resource: str, path: str) -> list[str]:
+        """The cause keys of a finding, or none when the rule does not apply."""
+        if not fnmatchcase(resource, self.resource):
+            return []
+        match = self.path.fullmatch(path)
+        return [f"{self.name}:{key}" for key in self.keys(resource, match)] if match else []
+
+
+def _of_resource(resource: str, match: re.Match[str]) -> list[str]:
+    return [resource]
+
+
+def _reference(resource: str, match: re.Match[str]) -> list[str]:
+    """The place that uses a secret, seen from the secret (``references.<where>``)."""
+    where = match.group("where")
+    keys = [where]
+    if match.group("field") in ("resolved", "fingerprint"):
+        keys.append(resource)  # what a reference resolves to moves with the secret's versions
+    return keys
+
+
+def _service_env_reference(resource: str, match: re.Match[str]) -> list[str]:
+    """The same place, seen from the service that uses the secret."""
+    return [f"{resource}:{match.group('where')}"]
+
+
+_REFERENCE_FIELDS = r"(?:\.(?P<field>pinned|requested|resolved|state|fingerprint))?"
+CAUSES: tuple[CauseRule, ...] = (
+    # A proxy that drops Sec-WebSocket-Protocol: the subprotocol, the echoed header, the defect.
+    CauseRule(
+        "probe-subprotocol",
+        "probe/*",
+        re.compile(r"subprotocol|headers\.sec-websocket-protocol|defects\.subprotocol"),
+        _of_resource,
+    ),
+    CauseRule(
+        "probe-handshake",
+        "probe/*",
+        re.compile(r"handshake|status|defects\.(?:handshake|status)"),
+        _of_resource,
+    ),
+    # A degraded dependency shows in every health field that reports it, and in its defects.
+    CauseRule(
+        "probe-health", "probe/*", re.compile(r"fields\..+|defects\.degraded:.+"), _of_resource
+    ),
+    CauseRule(
+        "probe-messages",
+        "probe/*",
+        re.compile(r"messages|close_code|defects\.messages"),
+        _of_resource,
+    ),
+    # A secret's versions moved (a rotation): its latest version, fingerprints, resolutions.
+    CauseRule(
+        "secret-versions", "secret/*", re.compile(r"versions(?:\..+)?|latest\..+"), _of_resource
+    ),
+    # One reference to a secret: its violation, what it asks for, and the service's own setting.
+    CauseRule(
+        "secret-reference",
+        "secret/*",
+        re.compile(rf"references\.(?P<where>.+?){_REFERENCE_FIELDS}"),
+        _reference,
+    ),
+    CauseRule(
+        "secret-reference",
+        "service/*",
+        re.compile(r"template\.(?P<where>containers\.[^.]+\.env\.[^.]+)\.(?:version|secret)"),
+        _service_env_reference,
+    ),
+    CauseRule(
+        "secret-reference",
+        "service/*",
+        re.compile(r"template\.volumes\.(?P<volume>[^.]+)\.secret\.items\.(?P<item>.+)\.version"),
+        lambda resource, match: [
+            f"{resource}:volumes.{match.group('volume')}.{match.group('item')}"
+        ],
+    ),
+)
+
+
+def causes_of(resource: str, path: str) -> list[str]:
+    """Every cause key a finding at ``resource``/``path`` belongs to."""
+    return [key for rule in CAUSES for key in rule.causes(resource, path)]

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from driftcheck.compare import is_redacted, make_finding
-from driftcheck.model import Finding, FindingKind, Severity, Snapshot
+from driftcheck.model import CollectionErrorRecord, Finding, FindingKind, Severity, Snapshot
 
 
 def _violation(
@@ -77,14 +77,7 @@ def _consumer_violations(
                 f"{variable} is named as holding {name} for {environment}, but it is not set",
             )
         elif not (is_redacted(live) and is_redacted(held.get("value"))):
-            yield _violation(
-                resource,
-                path,
-                Severity.INFO,
-                "expected-value-unverifiable",
-                f"cannot verify {variable} against {environment}'s {name}: no fingerprint of "
-                "the live version (payload access disabled or no enabled version)",
-            )
+            continue  # not verifiable: a gap (see unverifiable), not a finding
         elif live["fingerprint"] != held["value"]["fingerprint"]:
             yield _violation(
                 resource,
@@ -129,6 +122,30 @@ def _defect_violations(
             str(defect["message"]),
             actual=actual,
         )
+
+
+def unverifiable(snapshot: Snapshot) -> list[CollectionErrorRecord]:
+    """Values a consumer holds that cannot be checked against the live secret: each makes the
+    verdict incomplete, since the check that matters most was not made."""
+    gaps: list[CollectionErrorRecord] = []
+    for resource, body in sorted(snapshot.resources.items()):
+        if not resource.startswith("secret/") or not body.get("exists", False):
+            continue
+        live = (body.get("latest") or {}).get("fingerprint") or {}
+        for variable, held in sorted((body.get("consumers") or {}).items()):
+            # With no enabled version at all, the violation saying so is the finding.
+            if held.get("set") and live.get("unavailable"):
+                why = "payloads were not accessed (--no-secret-payloads)"
+                gaps.append(
+                    CollectionErrorRecord(
+                        source="secretmanager.googleapis.com",
+                        resource=resource,
+                        path=f"consumers.{variable}",
+                        message=f"cannot verify {variable} against {snapshot.environment}'s "
+                        f"{resource.split('/', 1)[1]}: {why}",
+                    )
+                )
+    return gaps
 
 
 def find_violations(snapshot: Snapshot) -> list[Finding]:

@@ -39,8 +39,9 @@ from driftcheck.config import (
 )
 from driftcheck.errors import ConfigError, InputError
 from driftcheck.fingerprint import Fingerprinter
+from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import Neutralizer, canonical
+from driftcheck.normalize import canonical
 from driftcheck.yamlio import parse_yaml
 
 SOURCE = "auth-policy"

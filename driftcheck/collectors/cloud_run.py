@@ -3,28 +3,44 @@
 One ``list_services`` per region and page (it returns whole services, so no service is fetched
 again) and one ``get_iam_policy`` per service. IAM calls start as soon as a page arrives, on the
 shared worker pool; every call waits for its (project, region) rate limiter and goes through the
-bounded retry policy. Failures become collection errors naming the region or service.
+bounded retry policy. Failures become collection errors naming the region or service, and so do
+gaps in what the config asks for: a configured service found in no region, a region with no
+service at all (a misspelt region looks exactly like this).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from driftcheck.collectors.interface import ApiCollector, CollectorResult, guarded
+from driftcheck.collectors.interface import ApiCollector, CollectorResult, Permission, guarded
 from driftcheck.concurrency import RateLimiter
 from driftcheck.config import Environment
+from driftcheck.identity import Neutralizer, resource_key
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import Neutralizer, normalize_service
+from driftcheck.normalize import normalize_service
 
 SOURCE = "run.googleapis.com"
+LIST_PERMISSION = Permission("run.services.list", "roles/run.viewer")
+IAM_PERMISSION = Permission("run.services.getIamPolicy", "roles/run.viewer")
 ServiceResult = tuple[str, str, Any, dict[str, Any] | None, list[CollectionErrorRecord]]
 
 
-def service_key(env: Environment, region: str, name: str) -> str:
-    """Snapshot key of a service: the region appears only when the environment has several."""
-    return f"service/{region}/{name}" if env.multi_region else f"service/{name}"
+def service_key(alias: str, name: str) -> str:
+    """Snapshot key of a service: ``service/<region alias>/<neutral name>``."""
+    return resource_key("service", name, alias)
+
+
+@dataclass
+class RegionListing:
+    """What listing one region produced: pending IAM reads, errors, and the names seen."""
+
+    pending: list[Future[ServiceResult]] = field(default_factory=list)
+    errors: list[CollectionErrorRecord] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    listed: bool = False
 
 
 class CloudRunCollector(ApiCollector):
@@ -35,43 +51,46 @@ class CloudRunCollector(ApiCollector):
     def collect(self, env: Environment) -> CollectorResult:
         """Every (or every configured) service in every region of ``env``."""
         result = CollectorResult()
+        regions = env.region_map
         neutrals = {
-            region: Neutralizer(
+            alias: Neutralizer(
                 project=env.project,
                 region=region,
                 project_number=env.project_number,
                 name_map=env.name_map,
             )
-            for region in env.regions
+            for alias, region in regions.items()
         }
         # Listing drives pagination (sequential by nature) in one thread per region; the calls
         # it spawns go to the shared pool, which these drivers never occupy.
-        with ThreadPoolExecutor(max_workers=len(env.regions)) as drivers:
-            listings = [drivers.submit(self._list_region, env, region) for region in env.regions]
-            pending: list[Future[ServiceResult]] = []
-            for listing in listings:
-                services, errors = listing.result()
-                pending.extend(services)
-                result.errors.extend(errors)
+        with ThreadPoolExecutor(max_workers=len(regions)) as drivers:
+            futures = {
+                alias: drivers.submit(self._list_region, env, alias, region, neutrals[alias])
+                for alias, region in regions.items()
+            }
+            listings = {alias: future.result() for alias, future in futures.items()}
+        for listing in listings.values():
+            result.errors.extend(listing.errors)
+        result.errors.extend(_coverage_gaps(env, listings, neutrals))
         # Normalizing here, while later calls are still in flight, frees pool workers sooner.
-        for future in pending:
-            key, region, service, iam, errors = future.result()
-            raw = type(service).to_dict(
-                service, preserving_proto_field_name=True, use_integers_for_enums=False
-            )
-            result.resources[key] = normalize_service(
-                raw, iam, neutrals[region], self._fingerprints
-            )
-            result.errors.extend(errors)
+        for listing in listings.values():
+            for future in listing.pending:
+                key, alias, service, iam, errors = future.result()
+                raw = type(service).to_dict(
+                    service, preserving_proto_field_name=True, use_integers_for_enums=False
+                )
+                result.resources[key] = normalize_service(
+                    raw, iam, neutrals[alias], self._fingerprints
+                )
+                result.errors.extend(errors)
         return result
 
     def _list_region(
-        self, env: Environment, region: str
-    ) -> tuple[list[Future[ServiceResult]], list[CollectionErrorRecord]]:
-        errors: list[CollectionErrorRecord] = []
-        submitted: list[Future[ServiceResult]] = []
+        self, env: Environment, alias: str, region: str, neutral: Neutralizer
+    ) -> RegionListing:
+        listing = RegionListing()
         limiter = self._workers.limits.limiter("run", env.project, region)
-        wanted = set(env.services) if env.services is not None else None
+        wanted = _wanted(env, neutral)
         progress = self._workers.progress.task(f"{env.project} {region}: services")
 
         def each_page() -> None:
@@ -85,35 +104,46 @@ class CloudRunCollector(ApiCollector):
                 first = False
                 page = next(pages, None)
                 if page is None:
+                    listing.listed = True
                     return
+                names = [s.name.rsplit("/", 1)[-1] for s in page.services]
+                listing.seen.extend(names)
                 services = [
                     s
-                    for s in page.services
-                    if wanted is None or s.name.rsplit("/", 1)[-1] in wanted
+                    for s, name in zip(page.services, names, strict=True)
+                    if wanted is None or name in wanted or neutral(name) in wanted
                 ]
                 progress.grow(len(services))
-                submitted.extend(
+                listing.pending.extend(
                     self._workers.submit(
-                        partial(self._iam_policy, env, region, service, limiter, progress)
+                        partial(self._iam_policy, env, alias, service, neutral, limiter, progress)
                     )
                     for service in services
                 )
 
-        guarded(each_page, source=SOURCE, resource=service_key(env, region, "*"), errors=errors)
-        return submitted, errors
+        guarded(
+            each_page,
+            source=SOURCE,
+            resource=service_key(alias, "*"),
+            errors=listing.errors,
+            permission=LIST_PERMISSION,
+        )
+        return listing
 
     def _iam_policy(
         self,
         env: Environment,
-        region: str,
+        alias: str,
         service: Any,
+        neutral: Neutralizer,
         limiter: RateLimiter,
         progress: Any,
     ) -> ServiceResult:
         from google.protobuf import json_format
 
-        key = service_key(env, region, service.name.rsplit("/", 1)[-1])
+        key = service_key(alias, neutral(service.name.rsplit("/", 1)[-1]))
         errors: list[CollectionErrorRecord] = []
+        # A failed IAM read loses the IAM policy only: the rest of the service is still judged.
         policy = guarded(
             lambda: self.call(
                 limiter, self._client.get_iam_policy, request={"resource": service.name}
@@ -121,6 +151,8 @@ class CloudRunCollector(ApiCollector):
             source=SOURCE,
             resource=key,
             errors=errors,
+            permission=IAM_PERMISSION,
+            path="iam",
         )
         iam = (
             None
@@ -128,4 +160,51 @@ class CloudRunCollector(ApiCollector):
             else json_format.MessageToDict(policy, preserving_proto_field_name=True)
         )
         progress.advance()
-        return key, region, service, iam, errors
+        return key, alias, service, iam, errors
+
+
+def _wanted(env: Environment, neutral: Neutralizer) -> set[str] | None:
+    """Configured service names, as written and in neutral form (either may be used)."""
+    if env.services is None:
+        return None
+    return {*env.services, *(neutral(name) for name in env.services)}
+
+
+def _coverage_gaps(
+    env: Environment, listings: dict[str, RegionListing], neutrals: dict[str, Neutralizer]
+) -> list[CollectionErrorRecord]:
+    """Configured services found nowhere, and regions that were listed but hold nothing."""
+    gaps: list[CollectionErrorRecord] = []
+    regions = env.region_map
+    for alias, listing in sorted(listings.items()):
+        if listing.listed and not listing.seen:
+            gaps.append(
+                CollectionErrorRecord(
+                    source=SOURCE,
+                    resource=service_key(alias, "*"),
+                    message=f"region {regions[alias]} of {env.project} has no Cloud Run service "
+                    "(is the region spelt right?)",
+                )
+            )
+    if env.services is None or any(not listing.listed for listing in listings.values()):
+        return gaps
+    for name in sorted(set(env.services)):
+        found = any(
+            neutrals[alias](name) in {neutrals[alias](seen) for seen in listing.seen}
+            for alias, listing in listings.items()
+        )
+        if found:
+            continue
+        nearby = sorted({seen for listing in listings.values() for seen in listing.seen})
+        hint = f"; services there: {', '.join(nearby[:5])}" if nearby else ""
+        if nearby and len(nearby) > 5:
+            hint += ", …"
+        gaps.append(
+            CollectionErrorRecord(
+                source=SOURCE,
+                resource=service_key("*", name),
+                message=f"configured service {name} not found in {env.project} "
+                f"({', '.join(regions.values())}){hint}",
+            )
+        )
+    return gaps

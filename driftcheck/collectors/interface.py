@@ -119,22 +119,51 @@ def api_failures() -> tuple[type[BaseException], ...]:
     )
 
 
+@dataclass(frozen=True)
+class Permission:
+    """The IAM permission a call needs, the predefined role that grants it, and any way out."""
+
+    name: str
+    role: str
+    alternative: str = ""
+
+    def hint(self) -> str:
+        """What a 403 should tell the operator."""
+        text = f"the principal lacks {self.name} (grant {self.role})"
+        return f"{text}, {self.alternative}" if self.alternative else text
+
+
 def guarded(
-    call: Callable[[], T], *, source: str, resource: str, errors: list[CollectionErrorRecord]
+    call: Callable[[], T],
+    *,
+    source: str,
+    resource: str,
+    errors: list[CollectionErrorRecord],
+    permission: Permission | None = None,
+    path: str | None = None,
 ) -> T | None:
     """Run one API call; on failure record an error for ``resource`` and return None."""
     try:
         return call()
     except api_failures() as exc:
-        errors.append(failure_record(source, resource, exc))
+        errors.append(failure_record(source, resource, exc, permission, path))
         return None
 
 
-def failure_record(source: str, resource: str, exc: BaseException) -> CollectionErrorRecord:
-    """The collection error recorded for a failed call."""
-    return CollectionErrorRecord(
-        source=source, resource=resource, message=describe_api_failure(exc)
-    )
+def failure_record(
+    source: str,
+    resource: str,
+    exc: BaseException,
+    permission: Permission | None = None,
+    path: str | None = None,
+) -> CollectionErrorRecord:
+    """The collection error recorded for a failed call; a 403 names what is missing."""
+    from google.api_core import exceptions as core
+
+    message = describe_api_failure(exc)
+    if permission is not None and isinstance(exc, core.PermissionDenied):
+        message = _clip(f"{permission.hint()}: {message}")
+    return CollectionErrorRecord(source=source, resource=resource, path=path, message=message)
 
 
 class ApiCollector:

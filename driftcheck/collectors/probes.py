@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from driftcheck.collectors.interface import CollectorResult
 from driftcheck.concurrency import Workers
 from driftcheck.config import Environment, ProbeSpec, display_url
+from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import Neutralizer
 
 SOURCE = "probe"
 HEADERS_OF_INTEREST = ("sec-websocket-protocol", "sec-websocket-extensions", "upgrade")
@@ -193,11 +193,8 @@ class ProbeCollector:
                 f"{display_url(url)}: cannot connect ({type(exc).__name__})"
             ) from None
         latency_ms = round((time.perf_counter() - started) * 1000)
-        body: dict[str, Any] = {
-            "kind": "http",
-            "status": response.status_code,
-            "latency_ms": latency_ms,
-        }
+        # Latency varies by nature: it is judged against its limit, never written in the body.
+        body: dict[str, Any] = {"kind": "http", "status": response.status_code}
         defects: dict[str, dict[str, str]] = {}
         if response.status_code != spec.expect_status:
             defects["status"] = _defect(
@@ -210,7 +207,9 @@ class ProbeCollector:
         except (ValueError, UnicodeDecodeError):
             document = None
         fields = {name: _field(document, name) for name in spec.fields}
-        body["fields"] = fields
+        body["fields"] = {
+            name: value for name, value in fields.items() if not _is_measurement(name, value)
+        }
         for name, value in sorted(fields.items()):
             if isinstance(value, str) and any(w in value.lower() for w in DEGRADED_WORDS):
                 defects[f"degraded:{name}"] = _defect(
@@ -219,11 +218,22 @@ class ProbeCollector:
         if spec.max_latency_ms is not None and latency_ms > spec.max_latency_ms:
             defects["latency"] = _defect(
                 "medium",
-                f"probe {spec.name}: answered in {latency_ms} ms, over the limit of "
+                f"probe {spec.name}: answered slower than its limit of "
                 f"{spec.max_latency_ms:g} ms in {env_name}",
             )
         body["defects"] = defects
         return body
+
+
+_MEASUREMENT_WORDS = ("latency", "duration", "elapsed", "uptime", "timestamp", "response_time")
+
+
+def _is_measurement(name: str, value: Any) -> bool:
+    """A number that varies by nature (a latency, an uptime): recorded nowhere, so that two
+    snapshots of an unchanged estate are identical."""
+    last = name.rsplit(".", 1)[-1].lower()
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return numeric and (any(w in last for w in _MEASUREMENT_WORDS) or last.endswith("_ms"))
 
 
 def _first_messages(connection: Any, wanted: int, timeout: float) -> tuple[list[str], int | None]:

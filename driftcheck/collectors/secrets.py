@@ -17,6 +17,7 @@ from typing import Any
 from driftcheck.collectors.interface import (
     ApiCollector,
     CollectorResult,
+    Permission,
     api_failures,
     failure_record,
     guarded,
@@ -24,10 +25,18 @@ from driftcheck.collectors.interface import (
 from driftcheck.concurrency import Workers
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
+from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import Neutralizer, canonical, prune
+from driftcheck.normalize import canonical, prune, split_secret_reference
 
 SOURCE = "secretmanager.googleapis.com"
+GET_PERMISSION = Permission("secretmanager.secrets.get", "roles/secretmanager.viewer")
+LIST_PERMISSION = Permission("secretmanager.versions.list", "roles/secretmanager.viewer")
+ACCESS_PERMISSION = Permission(
+    "secretmanager.versions.access",
+    "roles/secretmanager.secretAccessor",
+    "or run with --no-secret-payloads (fingerprints are then not compared)",
+)
 UNAVAILABLE = {"unavailable": True, "reason": "payload access disabled (--no-secret-payloads)"}
 
 
@@ -46,10 +55,19 @@ class SecretPlan:
     references: dict[str, list[SecretReference]] = field(default_factory=dict)
     consumers: dict[str, list[str]] = field(default_factory=dict)
 
+    configured: set[str] = field(default_factory=set)
+
     @property
     def names(self) -> list[str]:
-        """Every secret to read, sorted, each once."""
+        """Every secret to read (a bare name, or a path into another project), each once."""
         return sorted(set(self.references) | set(self.consumers))
+
+
+def secret_key(reference: str) -> str:
+    """``secret/<name>`` for the environment's own secrets, ``secret/<project>/<name>`` for a
+    secret of another project (a central secrets project), which is the same on every side."""
+    project, name = split_secret_reference(reference)
+    return f"secret/{name}" if project is None else f"secret/{project}/{name}"
 
 
 def plan_secrets(resources: Mapping[str, Mapping[str, Any]], env: Environment) -> SecretPlan:
@@ -63,6 +81,7 @@ def plan_secrets(resources: Mapping[str, Mapping[str, Any]], env: Environment) -
                 )
     for spec in env.secrets:
         plan.references.setdefault(spec.name, [])
+        plan.configured.add(spec.name)
         if spec.expect_env:
             plan.consumers.setdefault(spec.name, []).append(spec.expect_env)
     return plan
@@ -131,8 +150,20 @@ class SecretManagerCollector(ApiCollector):
         for future in futures:
             name, body, errors = future.result()
             result.errors.extend(errors)
-            if body is not None:
-                result.resources[f"secret/{name}"] = body
+            if body is None:
+                continue
+            key = secret_key(name)
+            result.resources[key] = body
+            if not body.get("exists") and name in plan.configured and not plan.references[name]:
+                # Named in the config, used by nothing, absent: most likely a misspelt name.
+                result.errors.append(
+                    CollectionErrorRecord(
+                        source=SOURCE,
+                        resource=key,
+                        message=f"configured secret {name} does not exist in "
+                        f"{_project_of(name, env)}",
+                    )
+                )
         return result
 
     def _collect_secret(
@@ -145,24 +176,31 @@ class SecretManagerCollector(ApiCollector):
     ) -> dict[str, Any] | None:
         from google.api_core import exceptions as core
 
-        key = f"secret/{name}"
-        secret_path = f"projects/{env.project}/secrets/{name}"
+        key = secret_key(name)
+        project = _project_of(name, env)
+        secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
         try:
             secret = self._call(
-                "secretmanager", env.project, self._client.get_secret, request={"name": secret_path}
+                "secretmanager", project, self._client.get_secret, request={"name": secret_path}
             )()
         except core.NotFound:
             return {"exists": False, "references": _reference_map(plan, name, {}, None)}
         except api_failures() as exc:
-            errors.append(failure_record(SOURCE, key, exc))
+            errors.append(failure_record(SOURCE, key, exc, GET_PERMISSION))
             return None
         listing = self._call(
             "secretmanager",
-            env.project,
+            project,
             self._client.list_secret_versions,
             request={"parent": secret_path},
         )
-        versions = guarded(lambda: list(listing()), source=SOURCE, resource=key, errors=errors)
+        versions = guarded(
+            lambda: list(listing()),
+            source=SOURCE,
+            resource=key,
+            errors=errors,
+            permission=LIST_PERMISSION,
+        )
         if versions is None:
             return None
         states = {_version_number(v.name): v.state.name.lower() for v in versions}
@@ -172,7 +210,7 @@ class SecretManagerCollector(ApiCollector):
         if plan.consumers.get(name) or not resolved:
             resolved.add("latest")
         fingerprints = self._fingerprint_versions(
-            env.project, secret_path, resolved, states, latest, key, errors
+            project, secret_path, resolved, states, latest, key, errors
         )
         if fingerprints is None:
             return None
@@ -218,7 +256,9 @@ class SecretManagerCollector(ApiCollector):
                 self._client.access_secret_version,
                 request={"name": f"{secret_path}/versions/{number}"},
             )
-            response = guarded(call, source=SOURCE, resource=key, errors=errors)
+            response = guarded(
+                call, source=SOURCE, resource=key, errors=errors, permission=ACCESS_PERMISSION
+            )
             if response is None:
                 return None
             # Reduce the payload to its keyed fingerprint at once; nothing else keeps it.
@@ -236,6 +276,11 @@ class SecretManagerCollector(ApiCollector):
                 else {"set": True, "value": self._fingerprints.redacted(value)}
             )
         return held
+
+
+def _project_of(reference: str, env: Environment) -> str:
+    """The project a secret is read from: its own for a path, else the environment's."""
+    return split_secret_reference(reference)[0] or env.project
 
 
 def _version_number(name: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
-from driftcheck.errors import UsageError
+from driftcheck.errors import ReportError, UsageError
 from driftcheck.model import DriftReport
 from driftcheck.yamlio import write_text_atomic
 
@@ -64,3 +64,23 @@ def write_reports(
     for path, text in rendered:
         write_text_atomic(path, text)
     return [path for path, _text in rendered]
+
+
+def refuse_to_overwrite_evidence(formats: list[ReportFormat], out_dir: Path, stem: str) -> None:
+    """Refuse (before writing anything) when a report of this set exists and is not itself a
+    reproduction: the report of a ``check`` is evidence and is never replaced by ``diff``."""
+    for fmt in formats:
+        path = out_dir / f"{stem}.{fmt.value}"
+        if path.exists() and not _is_reproduction(out_dir / f"{stem}.json"):
+            raise ReportError(
+                f"{path}: a report made by `driftcheck check` is there; diff writes "
+                "reproductions elsewhere (choose another --out-dir)"
+            )
+
+
+def _is_reproduction(json_report: Path) -> bool:
+    try:
+        report = DriftReport.model_validate_json(json_report.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return report.provenance.reproduction_of is not None

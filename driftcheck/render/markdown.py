@@ -55,6 +55,32 @@ def _row(finding: Finding) -> str:
     return "| " + " | ".join(cell(v) for v in values) + " |"
 
 
+def _coverage(report: DriftReport) -> list[str]:
+    """What was compared, per kind and region."""
+    if not report.coverage:
+        return ["**Nothing was compared.**", ""]
+    lines = [
+        "### Coverage",
+        "",
+        "| kind | region | baseline | actual | matched | only in baseline | only in actual "
+        "| not compared |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in report.coverage:
+        values = [
+            entry.kind,
+            entry.region,
+            entry.baseline,
+            entry.actual,
+            entry.matched,
+            entry.only_in_baseline,
+            entry.only_in_actual,
+            len(entry.not_compared),
+        ]
+        lines.append("| " + " | ".join(cell(v) for v in values) + " |")
+    return [*lines, ""]
+
+
 def render(report: DriftReport) -> str:
     """The whole Markdown report."""
     s = report.summary
@@ -66,10 +92,13 @@ def render(report: DriftReport) -> str:
         f"**{s.low}** low · **{s.info}** info · {s.suppressed} suppressed · {s.ignored} ignored",
         "",
     ]
+    lines += _coverage(report)
     if report.errors:
-        lines += ["### Not collected (the report is incomplete)", ""]
+        lines += ["### Not read or not compared (the report is incomplete)", ""]
         lines += [
-            f"- {cell(e.resource)} ({cell(e.source)}): {cell(e.message)}" for e in report.errors
+            f"- {cell(e.resource)}{' ' + cell(e.path) if e.path else ''} ({cell(e.source)}): "
+            f"{cell(e.message)}"
+            for e in report.errors
         ]
         lines.append("")
     if report.findings:
