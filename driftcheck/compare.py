@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from driftcheck.fingerprint import fingerprint_key_id
-from driftcheck.identity import GLOBAL_REGION, IdentityContext, ResourceKey, literally_equal
+from driftcheck.identity import (
+    GLOBAL_REGION,
+    REGIONAL_KINDS,
+    IdentityContext,
+    ResourceKey,
+    literally_equal,
+)
 from driftcheck.model import (
     CollectionErrorRecord,
     Coverage,
@@ -365,6 +372,15 @@ class _Comparison:
         self.sides = Sides.of(baseline, actual)
         self.errors = [*baseline.errors, *actual.errors]
         self.shared_regions = set(baseline.regions) & set(actual.regions)
+        unshared = sorted(set(baseline.regions) ^ set(actual.regions))
+        self.unshared_reference = (
+            re.compile(
+                rf"(?:^|[.:])(?:{'|'.join(re.escape(k) for k in sorted(REGIONAL_KINDS))})/"
+                rf"(?:{'|'.join(re.escape(alias) for alias in unshared)})/"
+            )
+            if unshared
+            else None
+        )
         self.findings: list[Finding] = []
         self.gaps: list[Gap] = []
         self.buckets: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
@@ -404,6 +420,10 @@ class _Comparison:
             return
         unread = [str(e.path) for e in self.errors if e.path and fnmatchcase(resource, e.resource)]
         judged = _resource_findings(resource, before, after, self.options, self.sides, unread)
+        if self.unshared_reference is not None:
+            # What a resource says about one in a region not compared is not compared either.
+            pattern = self.unshared_reference
+            judged.findings = [f for f in judged.findings if not pattern.search(f.path)]
         self.findings.extend(judged.findings)
         self.gaps.extend(judged.gaps)
 
@@ -470,6 +490,18 @@ class _Comparison:
                         "",
                         f"{self.actual.environment} yields no resource in region "
                         f"{self.actual.regions[alias]} while the baseline has {len(had)}",
+                    )
+                )
+        for (kind, region), bucket in sorted(self.buckets.items()):
+            if bucket.only_in_baseline and bucket.only_in_actual and not bucket.matched:
+                where = "" if region == GLOBAL_REGION else f" in region {region}"
+                self.gaps.append(
+                    Gap(
+                        f"{kind}/*" if region == GLOBAL_REGION else f"{kind}/{region}/*",
+                        "",
+                        f"no {kind}{where} matched by identity ({bucket.only_in_baseline} only "
+                        f"in the baseline, {bucket.only_in_actual} only in "
+                        f"{self.actual.environment}); check names, name_map and regions",
                     )
                 )
         if not any(bucket.matched for bucket in self.buckets.values()):

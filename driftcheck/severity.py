@@ -155,55 +155,69 @@ class CauseRule:
         if not fnmatchcase(resource, self.resource):
             return []
         match = self.path.fullmatch(path)
-        return [f"{self.name}:{key}" for key in self.keys(resource, match)] if match else []
+        return self.keys(resource, match) if match else []
 
 
-def _of_resource(resource: str, match: re.Match[str]) -> list[str]:
-    return [resource]
+def _named(name: str) -> CauseKeys:
+    """Keys ``<name>:<resource>``: every matching finding of a resource shares one cause."""
+    return lambda resource, match: [f"{name}:{resource}"]
 
 
 def _reference(resource: str, match: re.Match[str]) -> list[str]:
     """The place that uses a secret, seen from the secret (``references.<where>``)."""
     where = match.group("where")
-    keys = [where]
+    keys = [f"secret-reference:{where}", f"presence:{where.split(':', 1)[0]}"]
     if match.group("field") in ("resolved", "fingerprint"):
-        keys.append(resource)  # what a reference resolves to moves with the secret's versions
+        # What a reference resolves to moves with the secret's versions (a rotation).
+        keys.append(f"secret-versions:{resource}")
     return keys
 
 
 def _service_env_reference(resource: str, match: re.Match[str]) -> list[str]:
     """The same place, seen from the service that uses the secret."""
-    return [f"{resource}:{match.group('where')}"]
+    return [f"secret-reference:{resource}:{match.group('where')}"]
+
+
+def _service_volume_reference(resource: str, match: re.Match[str]) -> list[str]:
+    return [f"secret-reference:{resource}:volumes.{match.group('volume')}.{match.group('item')}"]
 
 
 _REFERENCE_FIELDS = r"(?:\.(?P<field>pinned|requested|resolved|state|fingerprint))?"
 CAUSES: tuple[CauseRule, ...] = (
+    # A resource on one side only: everything that refers to it elsewhere follows from that.
+    CauseRule("presence", "*", re.compile(""), _named("presence")),
     # A proxy that drops Sec-WebSocket-Protocol: the subprotocol, the echoed header, the defect.
     CauseRule(
         "probe-subprotocol",
         "probe/*",
         re.compile(r"subprotocol|headers\.sec-websocket-protocol|defects\.subprotocol"),
-        _of_resource,
+        _named("probe-subprotocol"),
     ),
     CauseRule(
         "probe-handshake",
         "probe/*",
         re.compile(r"handshake|status|defects\.(?:handshake|status)"),
-        _of_resource,
+        _named("probe-handshake"),
     ),
     # A degraded dependency shows in every health field that reports it, and in its defects.
     CauseRule(
-        "probe-health", "probe/*", re.compile(r"fields\..+|defects\.degraded:.+"), _of_resource
+        "probe-health",
+        "probe/*",
+        re.compile(r"fields\..+|defects\.degraded:.+"),
+        _named("probe-health"),
     ),
     CauseRule(
         "probe-messages",
         "probe/*",
         re.compile(r"messages|close_code|defects\.messages"),
-        _of_resource,
+        _named("probe-messages"),
     ),
     # A secret's versions moved (a rotation): its latest version, fingerprints, resolutions.
     CauseRule(
-        "secret-versions", "secret/*", re.compile(r"versions(?:\..+)?|latest\..+"), _of_resource
+        "secret-versions",
+        "secret/*",
+        re.compile(r"versions(?:\..+)?|latest\..+"),
+        _named("secret-versions"),
     ),
     # One reference to a secret: its violation, what it asks for, and the service's own setting.
     CauseRule(
@@ -222,9 +236,7 @@ CAUSES: tuple[CauseRule, ...] = (
         "secret-reference",
         "service/*",
         re.compile(r"template\.volumes\.(?P<volume>[^.]+)\.secret\.items\.(?P<item>.+)\.version"),
-        lambda resource, match: [
-            f"{resource}:volumes.{match.group('volume')}.{match.group('item')}"
-        ],
+        _service_volume_reference,
     ),
 )
 

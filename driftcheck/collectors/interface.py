@@ -161,7 +161,8 @@ def failure_record(
     from google.api_core import exceptions as core
 
     message = describe_api_failure(exc)
-    if permission is not None and isinstance(exc, core.PermissionDenied):
+    # REST answers 403 as Forbidden, gRPC as PermissionDenied: the same missing grant.
+    if permission is not None and isinstance(exc, core.PermissionDenied | core.Forbidden):
         message = _clip(f"{permission.hint()}: {message}")
     return CollectionErrorRecord(source=source, resource=resource, path=path, message=message)
 

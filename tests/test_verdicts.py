@@ -1,0 +1,645 @@
+"""Verdicts you can trust on estates shaped like real ones: coverage, identity across
+environments, one fact one finding, reads that fail in part, evidence and suppressions.
+
+Every test drives the real CLI and the real google-cloud clients against the loopback emulator.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.probes import ProbeServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.model import DriftReport, Status
+from driftcheck.yamlio import dump_yaml
+from tests.conftest import CliResult
+from tests.factories import scenario
+
+Start = Callable[[Scenario], EmulatorServer]
+Run = Callable[..., CliResult]
+
+PROD, STAGING, SHARED = "acme-prod", "acme-staging", "shared-secrets"
+PROD_NUMBER, STAGING_NUMBER = "111111111111", "222222222222"
+REGION, SECOND_REGION = "us-central1", "europe-west1"
+DIGEST = "sha256:" + "ab" * 32
+# Both environments deploy production's image, from production's registry, by digest.
+IMAGE = f"europe-docker.pkg.dev/{PROD}/apps/api@{DIGEST}"
+
+
+def real_service(
+    name: str, env: str, project_id: str, number: str, region: str = REGION, **template: Any
+) -> Any:
+    """A service as a real estate has it: env-suffixed names, a shared image, a secret in a
+    central secrets project, the run-sources bucket, and the project's own service accounts."""
+    body: dict[str, Any] = {
+        "name": f"{name}-{env}",
+        "ingress": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+        "labels": {"app": name, "env": env},
+        "template": {
+            "serviceAccount": f"{name}-{env}@{project_id}.iam.gserviceaccount.com",
+            "timeout": "3600s",
+            "sessionAffinity": True,
+            "maxInstanceRequestConcurrency": 100,
+            "vpcAccess": {
+                "connector": f"projects/{project_id}/locations/{region}/connectors/egress-{env}",
+                "egress": "PRIVATE_RANGES_ONLY",
+            },
+            "containers": [
+                {
+                    "name": "app",
+                    "image": IMAGE,
+                    "ports": [{"name": "http1", "containerPort": 8080}],
+                    "env": [
+                        {"name": "DB_NAME", "value": "my-product-db"},
+                        {"name": "UPSTREAM", "value": f"http://{name}-{env}.internal"},
+                        {"name": "SOURCES", "value": f"gs://run-sources-{project_id}-{region}"},
+                        {
+                            "name": "GEOIP_KEY",
+                            "valueSource": {
+                                "secretKeyRef": {
+                                    "secret": f"projects/{SHARED}/secrets/geoip",
+                                    "version": "latest",
+                                }
+                            },
+                        },
+                    ],
+                }
+            ],
+            **template,
+        },
+    }
+    return body
+
+
+def real_iam(env: str, project_id: str, number: str) -> dict[str, Any]:
+    return {
+        "bindings": [
+            {
+                "role": "roles/run.invoker",
+                "members": [
+                    f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com",
+                    f"serviceAccount:frontend-{env}@{project_id}.iam.gserviceaccount.com",
+                ],
+            },
+            {"role": f"projects/{project_id}/roles/deployer", "members": ["group:ops@acme.com"]},
+        ]
+    }
+
+
+def environment(
+    env: str,
+    project_id: str,
+    number: str,
+    regions: tuple[str, ...] = (REGION,),
+    services: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    listed = services or [
+        real_service("api", env, project_id, number),
+        real_service("ws-gateway", env, project_id, number),
+    ]
+    return {
+        "number": number,
+        "services": {region: copy.deepcopy(listed) for region in regions},
+        "iam": {s["name"]: real_iam(env, project_id, number) for s in listed},
+    }
+
+
+SHARED_PROJECT = {
+    "number": "333333333333",
+    "secrets": {"geoip": {"versions": [{"version": 1, "payload": "canary-geoip-licence"}]}},
+}
+
+
+def real_estate(
+    prod: dict[str, Any] | None = None, staging: dict[str, Any] | None = None, **fields: Any
+) -> Scenario:
+    """Production and staging identical but for project ids, volatile fields and names."""
+    return scenario(
+        projects={
+            PROD: prod or environment("prod", PROD, PROD_NUMBER),
+            STAGING: staging or environment("stg", STAGING, STAGING_NUMBER),
+            SHARED: SHARED_PROJECT,
+        },
+        **fields,
+    )
+
+
+def write_config(directory: Path, **environments: dict[str, Any]) -> Path:
+    envs: dict[str, Any] = {
+        "production": {
+            "project": PROD,
+            "project_number": PROD_NUMBER,
+            "regions": [REGION],
+            "name_map": {"prod": "${env}"},
+        },
+        "staging": {
+            "project": STAGING,
+            "project_number": STAGING_NUMBER,
+            "regions": [REGION],
+            "name_map": {"stg": "${env}"},
+        },
+    }
+    for name, overrides in environments.items():
+        envs[name] = {**envs[name], **overrides}
+    data = {
+        "version": 1,
+        "environments": envs,
+        "api": {"timeout_seconds": 5, "retry_seconds": 1},
+    }
+    path = directory / "driftcheck.yaml"
+    path.write_text(dump_yaml(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cli(run_cli: Run, tmp_path: Path) -> Run:
+    return lambda *args: run_cli("--config", str(tmp_path / "driftcheck.yaml"), *args)
+
+
+def report_of(directory: Path, stem: str = "staging-vs-production") -> DriftReport:
+    return DriftReport.model_validate_json((directory / "reports" / f"{stem}.json").read_text())
+
+
+def active(report: DriftReport) -> list[tuple[str, str]]:
+    return sorted((f.resource, f.path) for f in report.findings if f.active)
+
+
+def coverage(report: DriftReport, kind: str = "service") -> dict[str, tuple[int, int, int]]:
+    return {
+        c.region: (c.matched, c.only_in_baseline, c.only_in_actual)
+        for c in report.coverage
+        if c.kind == kind
+    }
+
+
+# Done when: identical estates compare clean -------------------------------------------------------
+def test_estate_identical_but_for_names_and_projects_checks_clean(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    server = emulator(real_estate())
+    assert cli("baseline", "production").code == 0
+    own = cli("check", "production")
+    assert own.code == 0, own.stderr
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+    report = report_of(tmp_path)
+    assert report.status is Status.CLEAN
+    assert report.findings == []
+    assert coverage(report) == {REGION: (2, 0, 0)}
+    assert {c.kind for c in report.coverage} == {"secret", "service"}
+    # The shared secret was read where it lives, once per environment.
+    reads = [path for _method, path in server.calls if "/secrets/geoip" in path]
+    assert reads and all(f"/projects/{SHARED}/" in path for path in reads)
+    baseline = (tmp_path / "baselines" / "production.yaml").read_text()
+    assert "service/us-central1/api-${env}:" in baseline
+    assert "secret/shared-secrets/geoip:" in baseline
+    assert "my-product-db" in baseline  # never inside a word
+    assert "service-${project}@gcp-sa-pubsub" in baseline
+    assert "projects/${project}/roles/deployer" in baseline
+    assert "run-sources-${project}-${region}" in baseline
+    assert "canary-geoip-licence" not in baseline
+
+
+def test_real_drift_is_found_when_names_carry_the_environment(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+    emulator(real_estate(staging=staging))
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 1, result.stderr
+    report = report_of(tmp_path)
+    assert active(report) == [("service/us-central1/api-${env}", "template.timeout")]
+    assert coverage(report) == {REGION: (2, 0, 0)}
+
+
+def test_another_registry_with_the_same_digest_is_equal_a_new_digest_is_not(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    mirrored = f"us-docker.pkg.dev/{STAGING}/mirror/api:1.2@{DIGEST}"
+    rebuilt = f"europe-docker.pkg.dev/{PROD}/apps/api@sha256:{'cd' * 32}"
+    services = [
+        real_service("api", "stg", STAGING, STAGING_NUMBER),
+        real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+    ]
+    services[0]["template"]["containers"][0]["image"] = mirrored
+    services[1]["template"]["containers"][0]["image"] = rebuilt
+    emulator(real_estate(staging=environment("stg", STAGING, STAGING_NUMBER, services=services)))
+    assert cli("baseline", "production").code == 0
+    cli("check", "staging", "--against", "production")
+    report = report_of(tmp_path)
+    assert active(report) == [
+        ("service/us-central1/ws-gateway-${env}", "template.containers.app.image")
+    ]
+
+
+# CLEAN only when everything asked for was read and compared ----------------------------------------
+def test_configured_service_that_does_not_exist_is_incomplete_not_clean(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(
+        tmp_path,
+        production={"services": ["ws-gateway"], "name_map": {}},
+        staging={"services": ["ws-gateway"], "name_map": {}},
+    )
+    emulator(real_estate())
+    made = cli("baseline", "production")
+    assert made.code == 3
+    assert "configured service ws-gateway not found in acme-prod" in made.stderr
+    assert "ws-gateway-prod" in made.stderr  # what is there, to fix the config
+    assert not (tmp_path / "baselines" / "production.yaml").exists()
+
+
+def test_misspelt_region_is_incomplete(emulator: Start, cli: Run, tmp_path: Path) -> None:
+    write_config(tmp_path, production={"regions": ["europe-wset1"]})
+    emulator(real_estate())
+    made = cli("baseline", "production")
+    assert made.code == 3
+    assert "region europe-wset1 of acme-prod has no Cloud Run service" in made.stderr
+
+
+def test_check_that_compared_nothing_never_exits_0(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    # Without name_map every name differs: nothing matches by identity.
+    write_config(tmp_path, production={"name_map": {}}, staging={"name_map": {}})
+    emulator(real_estate())
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 3
+    report = report_of(tmp_path)
+    assert report.status is Status.INCOMPLETE
+    assert coverage(report) == {REGION: (0, 2, 2)}
+    assert [e.resource for e in report.errors] == [f"service/{REGION}/*"]
+    assert "no service in region us-central1 matched by identity" in report.errors[0].message
+    # A reference from a service on one side only follows from that service: one finding each.
+    assert len(report.findings) == 4
+    assert all(f.path == "" for f in report.findings)
+    assert "check names, name_map and regions" in result.stderr
+
+
+def test_environment_that_yields_nothing_where_its_baseline_has_resources(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    server = emulator(real_estate())
+    assert cli("baseline", "production").code == 0
+    server.state.scenario.projects[PROD].services[REGION] = []
+    server.state.services.clear()
+    result = cli("check", "production")
+    assert result.code == 3
+    report = report_of(tmp_path, "production-vs-production")
+    assert report.status is Status.INCOMPLETE
+    # The missing services are not reported as removed: they could not be compared.
+    assert not [f for f in report.findings if f.resource.startswith("service/")]
+
+
+def test_fingerprints_under_another_key_are_incomplete_not_clean(
+    emulator: Start, cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(tmp_path)
+    emulator(real_estate())
+    assert cli("baseline", "production").code == 0
+    monkeypatch.setenv("DRIFTCHECK_FINGERPRINT_KEY", "another-fingerprint-key-456789")
+    result = cli("check", "production")
+    assert result.code == 3, result.stderr
+    report = report_of(tmp_path, "production-vs-production")
+    assert report.status is Status.INCOMPLETE
+    assert report.findings == []
+    assert any("different keys" in e.message for e in report.errors)
+
+
+def test_secret_payloads_not_accessed_make_a_secret_comparison_incomplete(
+    emulator: Start, run_cli: Run, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    emulator(real_estate())
+    assert cli("baseline", "production").code == 0
+    config = str(tmp_path / "driftcheck.yaml")
+    result = run_cli("--config", config, "--no-secret-payloads", "check", "production")
+    assert result.code == 3, result.stderr
+    report = report_of(tmp_path, "production-vs-production")
+    assert any(
+        e.resource == "secret/shared-secrets/geoip" and "--no-secret-payloads" in e.message
+        for e in report.errors
+    )
+
+
+# Regions ---------------------------------------------------------------------------------------------
+def test_a_region_on_one_side_only_is_one_finding_and_shared_regions_compare(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path, production={"regions": [REGION, SECOND_REGION]})
+    prod = environment("prod", PROD, PROD_NUMBER, regions=(REGION, SECOND_REGION))
+    emulator(real_estate(prod=prod))
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 1
+    report = report_of(tmp_path)
+    assert active(report) == [(f"region/{SECOND_REGION}", "")]
+    assert coverage(report) == {REGION: (2, 0, 0), SECOND_REGION: (0, 0, 0)}
+    skipped = next(c for c in report.coverage if c.region == SECOND_REGION).not_compared
+    assert len(skipped) == 2
+    assert all("read only in production" in n.why for n in skipped)
+
+
+def test_adding_a_region_never_rekeys_the_baseline(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    emulator(real_estate(prod=environment("prod", PROD, PROD_NUMBER, (REGION, SECOND_REGION))))
+    assert cli("baseline", "production").code == 0
+    before = (tmp_path / "baselines" / "production.yaml").read_text()
+    write_config(tmp_path, production={"regions": [REGION, SECOND_REGION]})
+    assert cli("baseline", "production").code == 0
+    after = (tmp_path / "baselines" / "production.yaml").read_text()
+    keys_before = {line for line in before.splitlines() if line.startswith("  service/")}
+    keys_after = {line for line in after.splitlines() if line.startswith("  service/")}
+    assert keys_before < keys_after
+    assert {k for k in keys_after - keys_before} == {
+        f"  service/{SECOND_REGION}/api-${{env}}:",
+        f"  service/{SECOND_REGION}/ws-gateway-${{env}}:",
+    }
+
+
+def test_region_aliases_compare_environments_in_different_regions(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(
+        tmp_path,
+        production={"regions": {"primary": REGION}},
+        staging={"regions": {"primary": SECOND_REGION}},
+    )
+    services = [
+        real_service(name, "stg", STAGING, STAGING_NUMBER, region=SECOND_REGION)
+        for name in ("api", "ws-gateway")
+    ]
+    staging = environment(
+        "stg", STAGING, STAGING_NUMBER, regions=(SECOND_REGION,), services=services
+    )
+    emulator(real_estate(staging=staging))
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+    assert coverage(report_of(tmp_path)) == {"primary": (2, 0, 0)}
+
+
+# Reads that fail in part -----------------------------------------------------------------------------
+def test_forbidden_iam_reads_keep_everything_else_judged(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+    faults = [FaultSpec(path=f"/projects/{STAGING}/.*:getIamPolicy", status=403)]
+    emulator(real_estate(staging=staging, faults=faults))
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 3
+    report = report_of(tmp_path)
+    assert report.status is Status.INCOMPLETE
+    assert active(report) == [("service/us-central1/api-${env}", "template.timeout")]
+    assert report.summary.high == 1
+    assert all(e.path == "iam" for e in report.errors)
+    assert "run.services.getIamPolicy (grant roles/run.viewer)" in result.stderr
+    assert "template.timeout" in result.stderr
+
+
+# One fact, one finding -----------------------------------------------------------------------------
+def test_one_fact_is_one_finding_with_its_evidence(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    with ProbeServer() as probes:
+        base = f"http://127.0.0.1:{probes.port}"
+
+        def probe_config(ws: str, health: str) -> dict[str, Any]:
+            return {
+                "probes": [
+                    {"name": "ws", "websocket": f"ws{base[4:]}/{ws}/ws", "subprotocols": ["jwt"]},
+                    {
+                        "name": "health",
+                        "http": f"{base}/health/{health}",
+                        "fields": ["status", "dependencies.redis.status"],
+                    },
+                ]
+            }
+
+        write_config(
+            tmp_path,
+            production=probe_config("echo", "ok"),
+            staging=probe_config("noecho", "degraded"),
+        )
+        emulator(real_estate())
+        assert cli("baseline", "production").code == 0
+        result = cli("check", "staging", "--against", "production")
+    assert result.code == 1, result.stderr
+    report = report_of(tmp_path)
+    assert active(report) == [
+        ("probe/health", "defects.degraded:dependencies.redis.status"),
+        ("probe/ws", "defects.subprotocol"),
+    ]
+    by_resource = {f.resource: f for f in report.findings}
+    ws = by_resource["probe/ws"]
+    assert ws.severity.value == "high"
+    assert {e.path for e in ws.evidence} == {
+        "subprotocol",
+        "headers.sec-websocket-protocol",
+        "defects.subprotocol",
+    }
+    health = by_resource["probe/health"]
+    assert len(health.evidence) == 4
+    assert report.summary.high == 2
+    assert report.summary.medium == 0
+
+
+# Deterministic baselines ---------------------------------------------------------------------------
+def test_baseline_with_probes_is_left_untouched_when_nothing_changed(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    with ProbeServer() as probes:
+        write_config(
+            tmp_path,
+            production={
+                "probes": [
+                    {
+                        "name": "health",
+                        "http": f"http://127.0.0.1:{probes.port}/health/ok",
+                        "fields": ["status", "dependencies.postgres.latency_ms"],
+                        "max_latency_ms": 60000,
+                    }
+                ]
+            },
+        )
+        emulator(real_estate())
+        assert cli("baseline", "production").code == 0
+        path = tmp_path / "baselines" / "production.yaml"
+        first = path.read_bytes()
+        stamp = path.stat().st_mtime_ns
+        again = cli("baseline", "production")
+    assert again.code == 0
+    assert "unchanged" in again.stderr
+    assert path.read_bytes() == first
+    assert path.stat().st_mtime_ns == stamp
+    assert b"latency" not in first
+
+
+# Evidence ----------------------------------------------------------------------------------------------
+def test_diff_reproduces_without_overwriting_the_evidence(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+    emulator(real_estate(staging=staging))
+    assert cli("baseline", "production").code == 0
+    assert cli("check", "staging", "--against", "production").code == 1
+    reports = tmp_path / "reports"
+    original = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
+    snapshot = reports / "staging-vs-production.snapshot.yaml"
+    baseline = tmp_path / "baselines" / "production.yaml"
+    result = cli("diff", str(baseline), str(snapshot))
+    assert result.code == 1, result.stderr
+    assert {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()} == original
+    reproduced = DriftReport.model_validate_json(
+        (reports / "reproductions" / "staging-vs-production.json").read_text()
+    )
+    first = report_of(tmp_path)
+    assert [f.id for f in reproduced.findings] == [f.id for f in first.findings]
+    source = reproduced.provenance.reproduction_of
+    assert source is not None
+    assert source.report == str(reports / "staging-vs-production.json")
+    assert source.report_generated_at == first.generated_at
+    assert source.principal == first.provenance.principal
+    refused = cli("diff", str(baseline), str(snapshot), "--out-dir", str(reports))
+    assert refused.code == 2
+    assert "made by `driftcheck check`" in refused.stderr
+    assert {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()} == original
+
+
+# Suppressions ----------------------------------------------------------------------------------------
+def _suppressing(tmp_path: Path, finding_id: str, accepted: Any) -> None:
+    path = tmp_path / "driftcheck.yaml"
+    text = path.read_text() + dump_yaml(
+        {
+            "rules": {
+                "suppress": [
+                    {
+                        "id": finding_id,
+                        "accepted": accepted,
+                        "reason": "load test",
+                        "owner": "platform",
+                        "expires": "2099-01-01",
+                    }
+                ]
+            }
+        }
+    )
+    path.write_text(text)
+
+
+def test_a_suppression_approves_a_value_not_a_path(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+
+    def staging_with(timeout: str) -> dict[str, Any]:
+        return environment(
+            "stg",
+            STAGING,
+            STAGING_NUMBER,
+            services=[
+                real_service("api", "stg", STAGING, STAGING_NUMBER, timeout=timeout),
+                real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+            ],
+        )
+
+    server = emulator(real_estate(staging=staging_with("60s")))
+    assert cli("baseline", "production").code == 0
+    first = cli("check", "staging", "--against", "production")
+    assert first.code == 1
+    finding = report_of(tmp_path).findings[0]
+    assert finding.id in first.stderr  # the terminal shows ids, to write the suppression
+    _suppressing(tmp_path, finding.id, 60)
+    assert cli("check", "staging", "--against", "production").code == 0
+    assert report_of(tmp_path).summary.suppressed == 1
+    server.stop()
+    emulator(real_estate(staging=staging_with("1s")))
+    again = cli("check", "staging", "--against", "production")
+    assert again.code == 1
+    reopened = report_of(tmp_path).findings[0]
+    assert reopened.id == finding.id
+    assert reopened.active
+    assert "accepted 60" in reopened.message
+    assert reopened.actual == 1
+
+
+def test_suppression_without_an_accepted_value_is_a_config_error(cli: Run, tmp_path: Path) -> None:
+    write_config(tmp_path)
+    path = tmp_path / "driftcheck.yaml"
+    path.write_text(
+        path.read_text()
+        + dump_yaml(
+            {
+                "rules": {
+                    "suppress": [{"id": "x", "reason": "r", "owner": "o", "expires": "2099-01-01"}]
+                }
+            }
+        )
+    )
+    result = cli("check", "staging")
+    assert result.code == 2
+    assert "rules.suppress.0.accepted: required key is missing" in result.stderr
+
+
+def test_json_report_carries_coverage(emulator: Start, cli: Run, tmp_path: Path) -> None:
+    write_config(tmp_path)
+    emulator(real_estate())
+    assert cli("baseline", "production").code == 0
+    cli("check", "staging", "--against", "production")
+    data = json.loads((tmp_path / "reports" / "staging-vs-production.json").read_text())
+    service = next(c for c in data["coverage"] if c["kind"] == "service")
+    assert service == {
+        "kind": "service",
+        "region": REGION,
+        "baseline": 2,
+        "actual": 2,
+        "matched": 2,
+        "only_in_baseline": 0,
+        "only_in_actual": 0,
+        "not_compared": [],
+    }
+    markdown = (tmp_path / "reports" / "staging-vs-production.md").read_text()
+    assert "### Coverage" in markdown
+    assert "| service | us-central1 | 2 | 2 | 2 | 0 | 0 | 0 |" in markdown
