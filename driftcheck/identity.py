@@ -114,6 +114,10 @@ class IdentityContext:
     regions: Mapping[str, str] = field(default_factory=dict)
     name_map: Mapping[str, str] = field(default_factory=dict)
 
+    def crossed(self, other: IdentityContext, region_alias: str | None) -> Neutralizer:
+        """A neutralizer of this side's project and region with the other side's name_map."""
+        return _crossed(self, other, region_alias)
+
     def spellings(self, text: str, region_alias: str | None) -> set[str]:
         """Every literal spelling that neutralizes to ``text`` on this side (usually one)."""
         if "${" not in text:
@@ -136,6 +140,17 @@ class IdentityContext:
                 for literal in literals
             }
         return results
+
+
+def _crossed(
+    owner: IdentityContext, other: IdentityContext, region_alias: str | None
+) -> Neutralizer:
+    return Neutralizer(
+        project=owner.project,
+        region=owner.regions.get(region_alias or ""),
+        project_number=owner.project_number,
+        name_map=other.name_map,
+    )
 
 
 def image_digest(value: str) -> str | None:
@@ -162,7 +177,17 @@ def literally_equal(
         digests = image_digest(before), image_digest(after)
         if digests[0] is not None and digests[1] is not None:
             return digests[0] == digests[1]
-        return bool(base.spellings(before, region_alias) & actual.spellings(after, region_alias))
+        before_spellings = base.spellings(before, region_alias)
+        after_spellings = actual.spellings(after, region_alias)
+        if before_spellings & after_spellings:
+            return True
+        # One side names the other's project (a shared registry, a Shared VPC host) while its
+        # own tokens still vary: neutralize its literal with the other side's project.
+        return any(
+            base.crossed(actual, region_alias)(spelling) == before for spelling in after_spellings
+        ) or any(
+            actual.crossed(base, region_alias)(spelling) == after for spelling in before_spellings
+        )
     if isinstance(before, list) and isinstance(after, list):
         if len(before) != len(after):
             return False

@@ -643,3 +643,51 @@ def test_json_report_carries_coverage(emulator: Start, cli: Run, tmp_path: Path)
     markdown = (tmp_path / "reports" / "staging-vs-production.md").read_text()
     assert "### Coverage" in markdown
     assert "| service | us-central1 | 2 | 2 | 2 | 0 | 0 | 0 |" in markdown
+
+
+def test_a_pin_moved_to_a_disabled_version_is_one_finding(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+
+    def production(version: str) -> dict[str, Any]:
+        services = [
+            real_service("api", "prod", PROD, PROD_NUMBER),
+            real_service("ws-gateway", "prod", PROD, PROD_NUMBER),
+        ]
+        services[0]["template"]["containers"][0]["env"].append(
+            {
+                "name": "SIGNING_KEY",
+                "valueSource": {"secretKeyRef": {"secret": "signing", "version": version}},
+            }
+        )
+        env = environment("prod", PROD, PROD_NUMBER, services=services)
+        env["secrets"] = {
+            "signing": {
+                "versions": [
+                    {"version": 1, "payload": "canary-signing-1"},
+                    {"version": 2, "state": "DISABLED", "payload": "canary-signing-2"},
+                ]
+            }
+        }
+        return env
+
+    server = emulator(real_estate(prod=production("1")))
+    assert cli("baseline", "production").code == 0
+    server.stop()
+    emulator(real_estate(prod=production("2")))
+    result = cli("check", "production")
+    assert result.code == 1, result.stderr
+    report = report_of(tmp_path, "production-vs-production")
+    [finding] = [f for f in report.findings if f.active]
+    assert finding.kind.value == "violation"
+    assert finding.severity.value == "high"
+    assert "which is disabled" in finding.message
+    parts = {(e.resource, e.path) for e in finding.evidence}
+    assert (
+        "service/us-central1/api-${env}",
+        "template.containers.app.env.SIGNING_KEY.version",
+    ) in (parts)
+    assert len(parts) >= 3
+    assert report.summary.high == 1
+    assert sum(1 for f in report.findings if f.active) == 1
