@@ -118,8 +118,10 @@ def compare_render_child(count: int) -> None:
     """Child process: build two snapshots, then time compare and render."""
     from driftcheck.compare import CompareOptions, compare
     from driftcheck.fingerprint import Fingerprinter
+    from driftcheck.identity import Neutralizer
+    from driftcheck.merge import merge_findings
     from driftcheck.model import BaselineRef, Provenance, Snapshot
-    from driftcheck.normalize import Neutralizer, normalize_service
+    from driftcheck.normalize import normalize_service
     from driftcheck.render.interface import ReportFormat
     from driftcheck.report import build_report
     from tests.factories import service as make_service
@@ -135,21 +137,29 @@ def compare_render_child(count: int) -> None:
                 raw["template"]["timeout"] = "300s"
                 raw["template"]["containers"][0]["env"].append({"name": "NEW", "value": "x"})
             body = _to_dict_shape(raw)
-            resources[f"service/svc-{i:05d}"] = normalize_service(body, {}, neutral, fingerprints)
+            key = f"service/us-central1/svc-{i:05d}"
+            resources[key] = normalize_service(body, {}, neutral, fingerprints)
         return Snapshot(
-            environment=env, project=PROD, collected_at="t", tool_version="b", resources=resources
+            environment=env,
+            project=PROD,
+            regions={"us-central1": "us-central1"},
+            collected_at="t",
+            tool_version="b",
+            resources=resources,
         )
 
     baseline, actual = snapshot("production", False), snapshot("staging", True)
     started = time.perf_counter()
-    findings = compare(baseline, actual, CompareOptions(cross_environment=True))
+    result = compare(baseline, actual, CompareOptions(cross_environment=True))
+    findings = merge_findings(result.findings)
     report = build_report(
         "staging",
         BaselineRef(environment="production", path="b", sha256="0" * 64, collected_at="t"),
         findings,
-        [],
+        result.gaps,
         Provenance(tool_version="b"),
         generated_at="t",
+        coverage=result.coverage,
     )
     compared = time.perf_counter() - started
     started = time.perf_counter()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.probes import ProbeServer
@@ -179,7 +180,7 @@ def coverage(report: DriftReport, kind: str = "service") -> dict[str, tuple[int,
     }
 
 
-# Done when: identical estates compare clean -------------------------------------------------------
+# Done when: identical estates compare clean ------------------------------------------------------
 def test_estate_identical_but_for_names_and_projects_checks_clean(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -251,7 +252,7 @@ def test_another_registry_with_the_same_digest_is_equal_a_new_digest_is_not(
     ]
 
 
-# CLEAN only when everything asked for was read and compared ----------------------------------------
+# CLEAN only when everything asked for was read and compared --------------------------------------
 def test_configured_service_that_does_not_exist_is_incomplete_not_clean(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -343,7 +344,7 @@ def test_secret_payloads_not_accessed_make_a_secret_comparison_incomplete(
     )
 
 
-# Regions ---------------------------------------------------------------------------------------------
+# Regions -----------------------------------------------------------------------------------------
 def test_a_region_on_one_side_only_is_one_finding_and_shared_regions_compare(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -374,7 +375,7 @@ def test_adding_a_region_never_rekeys_the_baseline(
     keys_before = {line for line in before.splitlines() if line.startswith("  service/")}
     keys_after = {line for line in after.splitlines() if line.startswith("  service/")}
     assert keys_before < keys_after
-    assert {k for k in keys_after - keys_before} == {
+    assert keys_after - keys_before == {
         f"  service/{SECOND_REGION}/api-${{env}}:",
         f"  service/{SECOND_REGION}/ws-gateway-${{env}}:",
     }
@@ -402,7 +403,7 @@ def test_region_aliases_compare_environments_in_different_regions(
     assert coverage(report_of(tmp_path)) == {"primary": (2, 0, 0)}
 
 
-# Reads that fail in part -----------------------------------------------------------------------------
+# Reads that fail in part -------------------------------------------------------------------------
 def test_forbidden_iam_reads_keep_everything_else_judged(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -430,7 +431,7 @@ def test_forbidden_iam_reads_keep_everything_else_judged(
     assert "template.timeout" in result.stderr
 
 
-# One fact, one finding -----------------------------------------------------------------------------
+# One fact, one finding ---------------------------------------------------------------------------
 def test_one_fact_is_one_finding_with_its_evidence(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -477,7 +478,7 @@ def test_one_fact_is_one_finding_with_its_evidence(
     assert report.summary.medium == 0
 
 
-# Deterministic baselines ---------------------------------------------------------------------------
+# Deterministic baselines -------------------------------------------------------------------------
 def test_baseline_with_probes_is_left_untouched_when_nothing_changed(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -508,7 +509,7 @@ def test_baseline_with_probes_is_left_untouched_when_nothing_changed(
     assert b"latency" not in first
 
 
-# Evidence ----------------------------------------------------------------------------------------------
+# Evidence ----------------------------------------------------------------------------------------
 def test_diff_reproduces_without_overwriting_the_evidence(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
@@ -548,7 +549,7 @@ def test_diff_reproduces_without_overwriting_the_evidence(
     assert {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()} == original
 
 
-# Suppressions ----------------------------------------------------------------------------------------
+# Suppressions ------------------------------------------------------------------------------------
 def _suppressing(tmp_path: Path, finding_id: str, accepted: Any) -> None:
     path = tmp_path / "driftcheck.yaml"
     text = path.read_text() + dump_yaml(
@@ -691,3 +692,39 @@ def test_a_pin_moved_to_a_disabled_version_is_one_finding(
     assert len(parts) >= 3
     assert report.summary.high == 1
     assert sum(1 for f in report.findings if f.active) == 1
+
+
+def test_html_report_shows_coverage_gaps_and_evidence_in_a_browser(
+    emulator: Start, cli: Run, tmp_path: Path, browser: Browser
+) -> None:
+    write_config(tmp_path, production={"regions": [REGION, SECOND_REGION]})
+    prod = environment("prod", PROD, PROD_NUMBER, regions=(REGION, SECOND_REGION))
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+    faults = [FaultSpec(path=f"/projects/{STAGING}/.*/ws-gateway-stg:getIamPolicy", status=403)]
+    emulator(real_estate(prod=prod, staging=staging, faults=faults))
+    assert cli("baseline", "production").code == 0
+    assert cli("check", "staging", "--against", "production").code == 3
+    page = browser.new_page()
+    try:
+        page.goto((tmp_path / "reports" / "staging-vs-production.html").as_uri())
+        assert page.locator("#status").inner_text() == "incomplete"
+        row = page.locator(f"#coverage tr[data-kind='service'][data-region='{REGION}']")
+        assert row.locator("td[data-matched]").inner_text() == "2"
+        other = page.locator(f"#coverage tr[data-kind='service'][data-region='{SECOND_REGION}']")
+        assert "read only in production" in other.inner_text()
+        errors = page.locator("#errors").inner_text()
+        assert "ws-gateway-${env}" in errors
+        assert "roles/run.viewer" in errors
+        findings = page.locator("#findings").inner_text()
+        assert "template.timeout" in findings
+        assert f"region/{SECOND_REGION}" in findings
+    finally:
+        page.close()

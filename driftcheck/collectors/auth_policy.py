@@ -173,7 +173,7 @@ class AuthPolicyCollector:
             project=env.project, project_number=env.project_number, name_map=env.name_map
         )
         try:
-            policy = self._policy(auth, env, services) if auth.policy else ClaimPolicy()
+            policy = self._policy(auth, env, services, neutral) if auth.policy else ClaimPolicy()
             oidc, keys = self._oidc(auth.oidc) if auth.oidc else ({}, None)
         except PolicyUnavailable as exc:
             result.errors.append(
@@ -202,7 +202,11 @@ class AuthPolicyCollector:
 
     # Policy sources --------------------------------------------------------------------------
     def _policy(
-        self, auth: AuthConfig, env: Environment, services: Mapping[str, Mapping[str, Any]]
+        self,
+        auth: AuthConfig,
+        env: Environment,
+        services: Mapping[str, Mapping[str, Any]],
+        neutral: Neutralizer,
     ) -> ClaimPolicy:
         source = auth.policy
         if isinstance(source, FileSource):
@@ -212,7 +216,7 @@ class AuthPolicyCollector:
         if isinstance(source, SecretSource):
             return self._secret_policy(env, source.secret)
         if isinstance(source, ServiceEnvSource):
-            return _service_env_policy(source, services)
+            return _service_env_policy(source, services, neutral)
         raise PolicyUnavailable("no policy source")  # pragma: no cover - config forbids it
 
     def _file_policy(self, path: Path) -> ClaimPolicy:
@@ -296,12 +300,13 @@ def _service_audiences(services: Mapping[str, Mapping[str, Any]]) -> dict[str, l
 
 
 def _service_env_policy(
-    source: ServiceEnvSource, services: Mapping[str, Mapping[str, Any]]
+    source: ServiceEnvSource, services: Mapping[str, Mapping[str, Any]], neutral: Neutralizer
 ) -> ClaimPolicy:
     ref = source.service_env
     origin = f"service {ref.service}, env {ref.var}"
+    names = {ref.service, neutral(ref.service)}  # as deployed, or in neutral form
     for key, body in sorted(services.items()):
-        if key.rsplit("/", 1)[-1] != ref.service:
+        if key.rsplit("/", 1)[-1] not in names:
             continue
         for container in (body.get("template", {}).get("containers") or {}).values():
             variable = (container.get("env") or {}).get(ref.var)
