@@ -390,10 +390,15 @@ def describe_validation_error(
     exc: ValidationError, document: YamlDocument, model: type[BaseModel]
 ) -> str:
     """One line for the first validation error: ``file:line: key.path: what is wrong``."""
-    # A misspelt key shows up as unknown *and* as a missing one; the unknown one says more.
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    # A misspelt key shows up as unknown *and* as a missing one; the unknown one says more. A
+    # field that takes two shapes (a list or a map) fails once per shape: the error inside the
+    # shape the user wrote says more than "not a list".
+    errors = sorted(
+        exc.errors(),
+        key=lambda e: (e["type"] != "extra_forbidden", e["type"] in _SHAPE_ERRORS),
+    )
     error = errors[0]
-    loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
+    loc = _user_loc(error["loc"])
     dotted = ".".join(str(part) for part in loc) or "<top level>"
     where = document.where(loc)
     if error["type"] == "extra_forbidden":
@@ -402,9 +407,37 @@ def describe_validation_error(
         return f"{where}: {dotted}: unknown key {unknown!r}{hint}"
     if error["type"] == "missing":
         return f"{where}: {dotted}: required key is missing"
-    extra = len(errors) - 1
+    shapes = {e["type"] for e in errors if _user_loc(e["loc"]) == loc} & _SHAPE_ERRORS
+    message = error["msg"]
+    if error["type"] in _SHAPE_ERRORS and len(shapes) > 1:
+        message = "Input should be a list or a mapping"
+    locs = {_user_loc(e["loc"]) for e in errors}
+    # A shape that was not written is no error of its own when the written one has one inside.
+    locs -= {
+        _user_loc(e["loc"])
+        for e in errors
+        if e["type"] in _SHAPE_ERRORS
+        and any(
+            other[: len(_user_loc(e["loc"]))] == _user_loc(e["loc"])
+            and other != _user_loc(e["loc"])
+            for other in locs
+        )
+    }
+    extra = len(locs - {loc}) if loc in locs else len(locs)
     more = f" (and {extra} more error{'s' if extra > 1 else ''})" if extra else ""
-    return f"{where}: {dotted}: {error['msg']}{more}"
+    return f"{where}: {dotted}: {message}{more}"
+
+
+_SHAPE_ERRORS = frozenset({"list_type", "dict_type"})
+
+
+def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An error location as the user wrote it: without pydantic's validator and union tags."""
+    return tuple(
+        part
+        for part in loc
+        if not (isinstance(part, str) and (part.startswith("function-") or "[" in part))
+    )
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

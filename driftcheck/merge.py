@@ -58,12 +58,18 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
     """Findings with those that share a cause merged; the order of first appearance is kept."""
     groups = _Groups(len(findings))
     first_with_cause: dict[str, int] = {}
+    following: list[tuple[int, str]] = []
     for index, finding in enumerate(findings):
-        for cause in causes_of(finding.resource, finding.path):
+        own, joined = causes_of(finding.resource, finding.path)
+        following.extend((index, cause) for cause in joined)
+        for cause in own:
             if cause in first_with_cause:
                 groups.union(first_with_cause[cause], index)
             else:
                 first_with_cause[cause] = index
+    for index, cause in following:
+        if cause in first_with_cause:
+            groups.union(first_with_cause[cause], index)
     members: dict[int, list[Finding]] = {}
     for index, finding in enumerate(findings):
         members.setdefault(groups.find(index), []).append(finding)

@@ -149,6 +149,7 @@ class CauseRule:
     resource: str
     path: re.Pattern[str]
     keys: CauseKeys
+    follows: bool = False  # only joins a cause that another finding establishes
 
     def causes(self, resource: str, path: str) -> list[str]:
         """The cause keys of a finding, or none when the rule does not apply."""
@@ -199,6 +200,14 @@ CAUSES: tuple[CauseRule, ...] = (
         re.compile(r"handshake|status|defects\.(?:handshake|status)"),
         _named("probe-handshake"),
     ),
+    # When the handshake itself changed, what the connection would have shown follows from it.
+    CauseRule(
+        "probe-handshake",
+        "probe/*",
+        re.compile(r"subprotocol|headers(?:\..+)?|messages|close_code|defects\..+"),
+        _named("probe-handshake"),
+        follows=True,
+    ),
     # A degraded dependency shows in every health field that reports it, and in its defects.
     CauseRule(
         "probe-health",
@@ -241,6 +250,9 @@ CAUSES: tuple[CauseRule, ...] = (
 )
 
 
-def causes_of(resource: str, path: str) -> list[str]:
-    """Every cause key a finding at ``resource``/``path`` belongs to."""
-    return [key for rule in CAUSES for key in rule.causes(resource, path)]
+def causes_of(resource: str, path: str) -> tuple[list[str], list[str]]:
+    """The cause keys a finding at ``resource``/``path`` establishes, and those it only joins
+    when another finding establishes them."""
+    own = [key for rule in CAUSES if not rule.follows for key in rule.causes(resource, path)]
+    joined = [key for rule in CAUSES if rule.follows for key in rule.causes(resource, path)]
+    return own, joined

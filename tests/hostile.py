@@ -6,8 +6,11 @@ from driftcheck.compare import make_finding
 from driftcheck.model import (
     BaselineRef,
     CollectionErrorRecord,
+    Coverage,
     DriftReport,
+    Evidence,
     FindingKind,
+    NotCompared,
     Provenance,
     Severity,
 )
@@ -37,19 +40,44 @@ def hostile_report() -> DriftReport:
         )
         for text in HOSTILE
     ]
-    findings.append(
-        make_finding(
-            "service/backend",
-            "template.timeout",
-            FindingKind.CHANGED,
-            3600,
-            300,
-            "template.timeout changed",
-            severity=Severity.HIGH,
-        )
+    timeout = make_finding(
+        "service/backend",
+        "template.timeout",
+        FindingKind.CHANGED,
+        3600,
+        300,
+        "template.timeout changed",
+        severity=Severity.HIGH,
     )
+    evidence = [
+        Evidence(
+            resource=f"probe/{text}",
+            path=f"defects.{text}",
+            kind=FindingKind.VIOLATION,
+            severity=Severity.MEDIUM,
+            actual=text,
+            message=f"observed: {text}",
+        )
+        # Not the javascript: URL: the HTML search-filter test expects one row to mention it.
+        for text in HOSTILE
+        if not text.startswith("javascript:")
+    ]
+    findings.append(timeout.model_copy(update={"evidence": evidence}))
     errors = [
-        CollectionErrorRecord(source=text, resource=f"service/{text}", message=text)
+        CollectionErrorRecord(source=text, resource=f"service/{text}", path=text, message=text)
+        for text in HOSTILE
+    ]
+    coverage = [
+        Coverage(
+            kind=text,
+            region=text,
+            baseline=1,
+            actual=1,
+            matched=1,
+            only_in_baseline=0,
+            only_in_actual=0,
+            not_compared=[NotCompared(resource=f"service/{text}", why=text)],
+        )
         for text in HOSTILE
     ]
     return build_report(
@@ -64,4 +92,5 @@ def hostile_report() -> DriftReport:
         errors=errors,
         provenance=Provenance(tool_version="test", principal=HOSTILE[1], command=HOSTILE[0]),
         generated_at="2026-01-01T00:00:00Z",
+        coverage=coverage,
     )

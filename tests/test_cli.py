@@ -90,6 +90,11 @@ def test_staging_against_production_reports_each_planted_drift(
         ("template.containers.app.env.SESSION_SECRET", "medium"),
     } <= found
     assert "staging vs production: DRIFT" in result.stderr
+    assert "\n  compared 1 service in us-central1\n" in result.stderr
+    ingress = next(f for f in report.findings if f.path == "ingress")
+    assert f"  [critical] {ingress.id} service/us-central1/backend: ingress changed" in (
+        result.stderr
+    )
     assert "staging-vs-production.html" in result.stderr
 
 
@@ -106,17 +111,33 @@ def test_forbidden_service_yields_exit_3_and_an_incomplete_report_naming_it(
 ) -> None:
     server = emulator(incident())
     assert cli("baseline", "staging").code == 0
+    assert cli("baseline", "production").code == 0
     server.add_fault(FaultSpec(path="services/backend:getIamPolicy$", status=403))
     result = cli("check", "staging", "--format", "json,md")
     assert result.code == 3
     report = report_of(workdir / "reports", "staging-vs-staging")
     assert report.status.value == "incomplete"
-    assert [(e.resource, e.source) for e in report.errors] == [
-        ("service/backend", "run.googleapis.com")
+    assert [(e.resource, e.source, e.path) for e in report.errors] == [
+        ("service/us-central1/backend", "run.googleapis.com", "iam")
     ]
-    assert "service/backend" in result.stderr and "403" in result.stderr
+    # The 403 names the permission that is missing and the role that grants it.
+    assert "run.services.getIamPolicy" in report.errors[0].message
+    assert "roles/run.viewer" in report.errors[0].message
+    assert "[incomplete] service/us-central1/backend (iam):" in result.stderr
+    assert "403" in result.stderr
+    # Only the IAM policy is lost: the service itself is still read and compared.
+    (coverage,) = report.coverage
+    assert (coverage.kind, coverage.matched) == ("service", 1)
+    assert report.findings == []
     markdown = (workdir / "reports" / "staging-vs-staging.md").read_text()
-    assert "incomplete" in markdown and "service/backend" in markdown
+    assert "incomplete" in markdown and "service/us-central1/backend" in markdown
+
+    # Against production, the rest of the service is judged; the unread IAM is not drift.
+    against = cli("check", "staging", "--against", "production", "--format", "json")
+    assert against.code == 3
+    paths = {f.path for f in report_of(workdir / "reports", "staging-vs-production").findings}
+    assert {"ingress", "template.timeout", "template.session_affinity"} <= paths
+    assert not any(path.startswith("iam") for path in paths)
 
 
 def test_baseline_refuses_to_write_an_incomplete_collection(
@@ -166,7 +187,7 @@ def test_missing_baseline_is_an_input_error(emulator: Start, cli: Run) -> None:
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
-        (lambda text: text.replace("schema_version: 1", "schema_version: 9"), "schema version 9"),
+        (lambda text: text.replace("schema_version: 2", "schema_version: 9"), "schema version 9"),
         (
             lambda text: text.replace("environment: production", "environment: staging"),
             "is of environment 'staging', expected 'production'",
@@ -212,11 +233,12 @@ def test_collect_writes_yaml_to_stdout_or_a_file(emulator: Start, cli: Run, work
     emulator(incident())
     result = cli("collect", "staging")
     assert result.code == 0
-    assert result.stdout.startswith("schema_version: 1\nenvironment: staging\n")
-    assert "service/backend:" in result.stdout
+    assert result.stdout.startswith("schema_version: 2\nenvironment: staging\n")
+    assert "\nregions:\n  us-central1: us-central1\n" in result.stdout
+    assert "service/us-central1/backend:" in result.stdout
     out = workdir / "snap.yaml"
     assert cli("collect", "staging", "-o", str(out)).code == 0
-    assert "service/backend:" in out.read_text()
+    assert "service/us-central1/backend:" in out.read_text()
 
 
 def test_diff_reproduces_the_findings_of_check(emulator: Start, cli: Run, workdir: Path) -> None:

@@ -35,7 +35,7 @@ def test_pagination_is_followed_and_nothing_is_fetched_twice(
 ) -> None:
     server = emulator(many_services(10))
     snapshot = collect(workdir)
-    assert sorted(snapshot.resources) == [f"service/svc-{i:02d}" for i in range(10)]
+    assert sorted(snapshot.resources) == [f"service/us-central1/svc-{i:02d}" for i in range(10)]
     assert snapshot.errors == []
     lists = [path for method, path in server.calls if path.endswith("/services")]
     iam = [path for method, path in server.calls if path.endswith(":getIamPolicy")]
@@ -43,7 +43,7 @@ def test_pagination_is_followed_and_nothing_is_fetched_twice(
     assert len(lists) == 4  # 10 services, pages of 3
     assert len(iam) == 10
     assert gets == []  # list_services returns whole services
-    assert snapshot.resources["service/svc-03"]["iam"] == {
+    assert snapshot.resources["service/us-central1/svc-03"]["iam"] == {
         "roles/run.invoker": ["user:a@example.com"]
     }
 
@@ -62,7 +62,12 @@ def test_only_configured_services_are_kept(emulator: Start, tmp_path: Path) -> N
         },
     )
     emulator(many_services(6))
-    assert sorted(collect(tmp_path).resources) == ["service/svc-01", "service/svc-04"]
+    snapshot = collect(tmp_path)
+    assert sorted(snapshot.resources) == [
+        "service/us-central1/svc-01",
+        "service/us-central1/svc-04",
+    ]
+    assert snapshot.errors == []  # every configured service was found
 
 
 @pytest.mark.parametrize("status", [503, 429, 500])
@@ -74,7 +79,7 @@ def test_transient_errors_are_retried(emulator: Start, workdir: Path, status: in
     server = emulator(two_environments(faults=faults))
     snapshot = collect(workdir)
     assert snapshot.errors == []
-    assert "service/backend" in snapshot.resources
+    assert "service/us-central1/backend" in snapshot.resources
     assert len([p for _m, p in server.calls if p.endswith("/services")]) == 3
 
 
@@ -94,12 +99,19 @@ def test_forbidden_iam_policy_is_a_recorded_error_naming_the_service(
         )
     )
     snapshot = collect(workdir)
-    assert [(e.resource, e.source) for e in snapshot.errors] == [
-        ("service/auth", "run.googleapis.com")
+    assert [(e.resource, e.source, e.path) for e in snapshot.errors] == [
+        ("service/us-central1/auth", "run.googleapis.com", "iam")
     ]
-    assert "403" in snapshot.errors[0].message
-    assert "PERMISSION_DENIED" in snapshot.errors[0].message
-    assert "iam" in snapshot.resources["service/backend"]
+    message = snapshot.errors[0].message
+    assert "403" in message
+    assert "PERMISSION_DENIED" in message
+    assert "the principal lacks run.services.getIamPolicy (grant roles/run.viewer)" in message
+    assert "iam" in snapshot.resources["service/us-central1/backend"]
+    # Only the IAM policy is lost: the rest of the service is still collected.
+    auth = snapshot.resources["service/us-central1/auth"]
+    assert "iam" not in auth
+    assert auth["ingress"] == "ingress_traffic_internal_only"
+    assert auth["template"]["containers"]["app"]["image"].endswith("/apps/auth:1.0.0")
 
 
 def test_forbidden_listing_marks_the_whole_region_unreadable(
@@ -108,7 +120,10 @@ def test_forbidden_listing_marks_the_whole_region_unreadable(
     emulator(two_environments(faults=[FaultSpec(path="/services$", status=403)]))
     snapshot = collect(workdir)
     assert snapshot.resources == {}
-    assert [e.resource for e in snapshot.errors] == ["service/*"]
+    assert [e.resource for e in snapshot.errors] == ["service/us-central1/*"]
+    assert "the principal lacks run.services.list (grant roles/run.viewer)" in (
+        snapshot.errors[0].message
+    )
 
 
 def test_unreachable_endpoint_gives_up_in_bounded_time(
@@ -124,7 +139,7 @@ def test_unreachable_endpoint_gives_up_in_bounded_time(
     # retry_seconds is 3 in the test config: the retry policy gives up and records the failure
     # (a policy that retried forever would hang this test instead of returning).
     snapshot = collect(workdir)
-    assert [e.resource for e in snapshot.errors] == ["service/*"]
+    assert [e.resource for e in snapshot.errors] == ["service/us-central1/*"]
     assert "gave up after retrying" in snapshot.errors[0].message
     assert "cannot connect" in snapshot.errors[0].message
 

@@ -6,7 +6,7 @@ import copy
 from datetime import date
 from typing import Any
 
-from driftcheck.compare import CompareOptions, compare, finding_id
+from driftcheck.compare import CompareOptions, CompareResult, compare, finding_id
 from driftcheck.config import Rules
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord, Finding, FindingKind, Severity, Snapshot
@@ -34,13 +34,24 @@ SERVICE: dict[str, Any] = {
 }
 
 
+REGION = "us-central1"
+BACKEND = f"service/{REGION}/backend"
+
+
 def snapshot(env: str = "production", **resources: dict[str, Any]) -> Snapshot:
+    """A snapshot read in REGION; ``service__a`` is keyed ``service/us-central1/a``."""
+
+    def key(name: str) -> str:
+        kind, rest = name.split("__", 1)
+        return f"{kind}/{REGION}/{rest}" if kind == "service" else f"{kind}/{rest}"
+
     return Snapshot(
         environment=env,
         project="p",
+        regions={REGION: REGION},
         collected_at="2026-01-01T00:00:00Z",
         tool_version="t",
-        resources={key.replace("__", "/"): value for key, value in resources.items()},
+        resources={key(name): value for name, value in resources.items()},
     )
 
 
@@ -64,12 +75,21 @@ def only(findings: list[Finding]) -> Finding:
     return findings[0]
 
 
-def diff(after: dict[str, Any], before: dict[str, Any] = SERVICE) -> list[Finding]:
+def compared(after: dict[str, Any], before: dict[str, Any] = SERVICE) -> CompareResult:
     return compare(snapshot(service__backend=before), snapshot("staging", service__backend=after))
 
 
+def diff(after: dict[str, Any], before: dict[str, Any] = SERVICE) -> list[Finding]:
+    result = compared(after, before)
+    assert result.gaps == [], result.gaps
+    return result.findings
+
+
 def test_identical_snapshots_have_no_findings() -> None:
-    assert diff(copy.deepcopy(SERVICE)) == []
+    result = compared(copy.deepcopy(SERVICE))
+    assert (result.findings, result.gaps) == ([], [])
+    (coverage,) = result.coverage
+    assert (coverage.kind, coverage.region, coverage.matched) == ("service", REGION, 1)
 
 
 def test_ingress_widened_is_critical_and_narrowed_is_high() -> None:
@@ -161,26 +181,24 @@ def test_ordered_list_is_one_changed_value() -> None:
 
 
 def test_resource_on_one_side_only_is_a_finding() -> None:
-    findings = compare(
+    result = compare(
         snapshot(service__a=SERVICE, service__b=SERVICE),
         snapshot("staging", service__b=SERVICE, service__c=SERVICE),
     )
-    kinds = {(f.resource, f.kind, f.severity) for f in findings}
+    kinds = {(f.resource, f.kind, f.severity) for f in result.findings}
     assert kinds == {
-        ("service/a", FindingKind.REMOVED, Severity.HIGH),
-        ("service/c", FindingKind.ADDED, Severity.HIGH),
+        (f"service/{REGION}/a", FindingKind.REMOVED, Severity.HIGH),
+        (f"service/{REGION}/c", FindingKind.ADDED, Severity.HIGH),
     }
+    (coverage,) = result.coverage
+    assert (coverage.matched, coverage.only_in_baseline, coverage.only_in_actual) == (1, 1, 1)
 
 
 def test_finding_ids_are_stable_and_distinct() -> None:
     first = only(diff(changed(template__timeout=300)))
     second = only(diff(changed(template__timeout=60)))
-    assert (
-        first.id
-        == second.id
-        == finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
-    )
-    assert first.id != finding_id("service/backend", "template.timeout", FindingKind.ADDED)
+    assert first.id == second.id == finding_id(BACKEND, "template.timeout", FindingKind.CHANGED)
+    assert first.id != finding_id(BACKEND, "template.timeout", FindingKind.ADDED)
 
 
 def test_fingerprints_within_environment_and_incomparable_keys() -> None:
@@ -197,27 +215,41 @@ def test_fingerprints_within_environment_and_incomparable_keys() -> None:
         snapshot(service__backend=with_secret(one, "v1")),
         snapshot(service__backend=with_secret(one, "v2")),
     )
-    assert only(rotated).severity is Severity.MEDIUM
-    assert only(rotated).path == "template.containers.app.env.TOKEN.value"
-    assert "v1" not in only(rotated).message
+    assert rotated.gaps == []
+    assert only(rotated.findings).severity is Severity.MEDIUM
+    assert only(rotated.findings).path == "template.containers.app.env.TOKEN.value"
+    assert "v1" not in only(rotated.findings).message
+    # Another key: not a finding but a gap, which makes the verdict incomplete.
     rekeyed = compare(
         snapshot(service__backend=with_secret(one, "v1")),
         snapshot(service__backend=with_secret(other, "v1")),
     )
-    assert only(rekeyed).severity is Severity.INFO
-    assert "incomparable" in only(rekeyed).message
+    assert rekeyed.findings == []
+    (gap,) = rekeyed.gaps
+    assert (gap.source, gap.resource, gap.path) == (
+        "compare",
+        BACKEND,
+        "template.containers.app.env.TOKEN.value",
+    )
+    assert "different keys" in gap.message
+    assert f"k={one.key_id}" in gap.message and f"k={other.key_id}" in gap.message
     across = compare(
         snapshot(service__backend=with_secret(one, "prod-value")),
         snapshot("staging", service__backend=with_secret(one, "staging-value")),
         CompareOptions(cross_environment=True),
     )
-    assert across == []
+    assert (across.findings, across.gaps) == ([], [])
 
 
 def test_unreadable_resources_are_not_reported_as_drift() -> None:
-    error = CollectionErrorRecord(source="run", resource="service/a", message="403")
+    error = CollectionErrorRecord(source="run", resource=f"service/{REGION}/a", message="403")
     actual = snapshot("staging", service__b=SERVICE).model_copy(update={"errors": [error]})
-    assert compare(snapshot(service__a=SERVICE, service__b=SERVICE), actual) == []
+    result = compare(snapshot(service__a=SERVICE, service__b=SERVICE), actual)
+    assert (result.findings, result.gaps) == ([], [])
+    (coverage,) = result.coverage
+    assert coverage.matched == 1
+    assert [n.resource for n in coverage.not_compared] == [f"service/{REGION}/a"]
+    assert "403" in coverage.not_compared[0].why
 
 
 def test_user_rules_override_ignore_and_suppress() -> None:
@@ -227,7 +259,7 @@ def test_user_rules_override_ignore_and_suppress() -> None:
     )
     body["template"]["containers"]["app"]["image"] = "img:2"
     findings = diff(body)
-    timeout_id = finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
+    timeout_id = finding_id(BACKEND, "template.timeout", FindingKind.CHANGED)
     rules = Rules.model_validate(
         {
             "severity": [
@@ -239,8 +271,20 @@ def test_user_rules_override_ignore_and_suppress() -> None:
             ],
             "ignore": [{"path": "template.scaling.*", "reason": "scales to zero"}],
             "suppress": [
-                {"id": timeout_id, "reason": "accepted", "owner": "ops", "expires": "2026-12-31"},
-                {"id": "0000", "reason": "old", "owner": "ops", "expires": "2030-01-01"},
+                {
+                    "id": timeout_id,
+                    "accepted": 300,
+                    "reason": "accepted",
+                    "owner": "ops",
+                    "expires": "2026-12-31",
+                },
+                {
+                    "id": "0000",
+                    "accepted": None,
+                    "reason": "old",
+                    "owner": "ops",
+                    "expires": "2030-01-01",
+                },
             ],
         }
     )
@@ -256,6 +300,12 @@ def test_user_rules_override_ignore_and_suppress() -> None:
     expired = {f.path: f for f in apply_rules(findings, rules, date(2027, 1, 1))}
     assert not expired["template.timeout"].suppressed
     assert "expired" in expired["rules.suppress[0]"].message
+
+    # A suppression accepts a value: the timeout moving on to 60 is active again.
+    moved_on = {f.path: f for f in diff(changed(template__timeout=60))}
+    again = {f.path: f for f in apply_rules(list(moved_on.values()), rules, date(2026, 6, 1))}
+    assert not again["template.timeout"].suppressed
+    assert "accepted 300" in again["template.timeout"].message
 
 
 def test_public_invoker_role_added_whole_is_critical() -> None:

@@ -26,7 +26,7 @@ rules:
   ignore:
     - {resource: "service/*", path: "template.scaling.*", reason: staging scales to zero}
   suppress:
-    - {id: abc, reason: accepted, owner: platform, expires: 2030-01-01}
+    - {id: abc, accepted: 300, reason: accepted, owner: platform, expires: 2030-01-01}
 """
 
 
@@ -48,6 +48,8 @@ def test_valid_config_loads_with_defaults_and_resolved_paths(tmp_path: Path) -> 
     assert loaded.baselines_dir == tmp_path / "baselines"
     assert loaded.baseline_path("production") == tmp_path / "baselines" / "production.yaml"
     assert loaded.model.rules.ignore[0].reason == "staging scales to zero"
+    assert loaded.model.rules.suppress[0].accepted == 300
+    assert production.region_map == {"us-central1": "us-central1"}
     assert len(loaded.sha256) == 64
 
 
@@ -66,11 +68,16 @@ def test_valid_config_loads_with_defaults_and_resolved_paths(tmp_path: Path) -> 
             ":1: anchors are not allowed",
         ),
         (
+            # regions may be a list or a map of aliases; the message names the key as written.
             GOOD.replace("regions: [us-central1]", "regions: us-central1"),
-            "environments.production.regions: Input should be a valid list",
+            ":5: environments.production.regions: ",
         ),
         (GOOD.replace("reason: staging scales to zero", "reason: ''"), "rules.ignore.0.reason"),
         (GOOD.replace("expires: 2030-01-01", "expires: someday"), "rules.suppress.0.expires"),
+        (
+            GOOD.replace("accepted: 300, ", ""),
+            ":14: rules.suppress.0.accepted: required key is missing",
+        ),
         ("", "config file is empty"),
         ("- just\n- a list\n", "config must be a mapping"),
         ("version: [1\n", "invalid YAML"),

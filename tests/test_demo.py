@@ -20,28 +20,45 @@ def test_demo_runs_and_reports_the_incident(
     assert clean.status.value == "clean" and clean.findings == []
     drift = DriftReport.model_validate_json((out / "staging-vs-production.json").read_text())
     assert drift.status.value == "drift"
+    assert drift.errors == []
     found = {(f.resource, f.path): f.severity.value for f in drift.findings if f.active}
-    assert found[("service/backend", "ingress")] == "critical"
-    assert found[("service/auth", "iam.roles/run.invoker")] == "critical"
-    assert found[("service/backend", "template.timeout")] == "high"
-    assert found[("service/backend", "template.session_affinity")] == "high"
-    assert found[("service/backend", "template.containers.app.ports.8080.name")] == "high"
-    assert found[("service/backend", "template.vpc_access.egress")] == "high"
-    assert found[("service/backend", "template.containers.app.env.REDIS_HOST.value")] == "medium"
-    heartbeat = ("service/backend", "template.containers.app.env.WS_HEARTBEAT_SECONDS")
+    backend, auth = "service/us-central1/backend", "service/us-central1/auth"
+    assert found[(backend, "ingress")] == "critical"
+    assert found[(auth, "iam.roles/run.invoker")] == "critical"
+    assert found[(backend, "template.timeout")] == "high"
+    assert found[(backend, "template.session_affinity")] == "high"
+    assert found[(backend, "template.containers.app.ports.8080.name")] == "high"
+    assert found[(backend, "template.vpc_access.egress")] == "high"
+    assert found[(backend, "template.containers.app.env.REDIS_HOST.value")] == "medium"
+    heartbeat = (backend, "template.containers.app.env.WS_HEARTBEAT_SECONDS")
     assert found[heartbeat] == "medium"
     bypass = found[("secret/e2e-bypass-key", "consumers.E2E_OAUTH_SIMULATION_KEY")]
     assert bypass == "critical"
-    pinned = ("secret/e2e-bypass-key", "references.service/auth:containers.app.env.E2E_BYPASS_KEY")
+    pinned = (
+        "secret/e2e-bypass-key",
+        f"references.{auth}:containers.app.env.E2E_BYPASS_KEY",
+    )
     assert found[pinned] == "high"
     baseline_text = (out / "baselines" / "production.yaml").read_text()
     assert "hmac-sha256:k=" in baseline_text and "demo-prod-e2e-key" not in baseline_text
     token = ("auth-policy/auth", "tokens.e2e-fallback.permission:agent_execution:agent_access")
     assert found[token] == "high"
     assert found[("auth-policy/auth", "capabilities.agent_execution")] == "high"
-    assert found[("probe/backend-ws", "subprotocol")] == "high"
-    degraded = ("probe/backend-health", "defects.degraded:dependencies.redis.status")
-    assert found[degraded] == "high"
+    # One fact, one finding: the subprotocol not echoed is one finding with its evidence.
+    (echo,) = [f for f in drift.findings if f.resource == "probe/backend-ws"]
+    assert (echo.path, echo.severity.value) == ("defects.subprotocol", "high")
+    assert {e.path for e in echo.evidence} == {
+        "defects.subprotocol",
+        "subprotocol",
+        "headers.sec-websocket-protocol",
+    }
+    assert echo.message.endswith("(and 2 related observations)")
+    (health,) = [f for f in drift.findings if f.resource == "probe/backend-health"]
+    assert (health.path, health.severity.value) == (
+        "defects.degraded:dependencies.redis.status",
+        "high",
+    )
+    assert "fields.dependencies.redis.status" in {e.path for e in health.evidence}
     ignored = [f for f in drift.findings if f.ignored]
     assert ignored and all(f.path.startswith("template.scaling.") for f in ignored)
     for suffix in ("json", "html", "md"):

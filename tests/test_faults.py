@@ -101,8 +101,14 @@ def test_transient_fault_that_clears_is_retried_to_a_clean_run(
 
 def test_forbidden_auth_names_the_service_only(emulator: Start, run_cli: Run, config: Path) -> None:
     result, report = baseline_then_fault(emulator, run_cli, config, FAULTS["403"])
-    assert [e.resource for e in report.errors] == ["service/auth"]
-    assert "service/auth" in result.stderr
+    assert [(e.resource, e.path) for e in report.errors] == [("service/us-central1/auth", "iam")]
+    assert "[incomplete] service/us-central1/auth (iam):" in result.stderr
+    assert "service/us-central1/backend" not in result.stderr
+    # Only auth's IAM policy is missing: both services are still compared.
+    assert [(c.kind, c.matched, c.not_compared) for c in report.coverage] == [
+        ("secret", 1, []),
+        ("service", 2, []),
+    ]
 
 
 def test_hostile_error_message_is_neutralised_on_the_terminal(

@@ -48,6 +48,10 @@ def test_hostile_strings_do_not_execute(opened: tuple[Page, dict[str, list[Any]]
     assert "<script>window.__pwned = 1" in page.locator("#findings").inner_text()
     # template syntax is shown literally, not evaluated
     assert "{{7*7}}" in page.locator("#findings").inner_text()
+    # the coverage, the gaps and a finding's evidence are shown literally too
+    assert "<script>window.__pwned = 1" in page.locator("#coverage").inner_text()
+    assert "<script>window.__pwned = 1" in page.locator("#errors").inner_text()
+    assert "observed: <script>window.__pwned = 1" in page.locator("ul.evidence").inner_text()
 
 
 def test_severity_resource_and_search_filters(opened: tuple[Page, dict[str, list[Any]]]) -> None:

@@ -44,7 +44,8 @@ def test_signal_mid_collection_leaves_nothing_half_written(
     if command == "check":  # a baseline to check against, written before the slow run
         (tmp_path / "baselines").mkdir()
         (tmp_path / "baselines" / "production.yaml").write_text(
-            "schema_version: 1\nenvironment: production\nproject: acme-prod\n"
+            "schema_version: 2\nenvironment: production\nproject: acme-prod\n"
+            "regions:\n  us-central1: us-central1\n"
             "collected_at: t\ntool_version: x\nfingerprint_key_id: null\nresources: {}\n"
         )
     before = {p for p in tmp_path.rglob("*") if p.is_file()}

@@ -102,9 +102,10 @@ def good_snapshot(folder: Path, name: str, environment: str = "production") -> P
         Snapshot(
             environment=environment,
             project="acme-prod",
+            regions={"us-central1": "us-central1"},
             collected_at="t",
             tool_version="x",
-            resources={"service/a": {"x": 1}},
+            resources={"service/us-central1/a": {"x": 1}},
         ),
     )
     return path
@@ -112,11 +113,11 @@ def good_snapshot(folder: Path, name: str, environment: str = "production") -> P
 
 SNAPSHOT_ONLY: dict[str, tuple[Callable[[str], str], str]] = {
     "another schema version": (
-        lambda t: t.replace("schema_version: 1", "schema_version: 2"),
-        "schema version 2",
+        lambda t: t.replace("schema_version: 2", "schema_version: 1"),
+        "schema version 1",
     ),
     "missing schema version": (
-        lambda t: t.replace("schema_version: 1\n", ""),
+        lambda t: t.replace("schema_version: 2\n", ""),
         "schema version None",
     ),
     "wrong type": (
@@ -136,7 +137,7 @@ def test_bad_snapshot_in_diff(tmp_path: Path, name: str) -> None:
         content = BAD_TEXTS[name][0]()
         expected = BAD_TEXTS[name][1].replace("'version'", "'schema_version'")
         if name == "duplicate keys":
-            content = bad.read_text() + "schema_version: 1\n"
+            content = bad.read_text() + "schema_version: 2\n"
         elif name == "non-UTF-8 bytes":
             content = bad.read_bytes() + b"x: \xff\n"
         bad.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from driftcheck.fingerprint import Fingerprinter
-from driftcheck.normalize import Neutralizer, canonical, normalize_service, prune
+from driftcheck.identity import Neutralizer
+from driftcheck.normalize import canonical, normalize_service, prune
 from driftcheck.sensitive import looks_secret
 
 FINGERPRINTS = Fingerprinter(b"unit-test-key-0123456789")

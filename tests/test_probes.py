@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from driftcheck.baseline import read_snapshot
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.probes import ProbeServer
 from driftcheck.emulator.scenario import Scenario
-from driftcheck.model import DriftReport, Finding
+from driftcheck.model import DriftReport, Evidence, Finding
 from tests.conftest import CliResult
 from tests.factories import PROD, STAGING, project, scenario, service, write_config
 
@@ -97,6 +98,11 @@ def by_path(report: DriftReport) -> dict[str, Finding]:
     return {f.path: f for f in report.findings if f.resource.startswith("probe/")}
 
 
+def evidence(finding: Finding) -> dict[str, Evidence]:
+    """The observations merged into ``finding`` (one fact, one finding), by path."""
+    return {e.path: e for e in finding.evidence}
+
+
 def test_echoing_production_and_non_echoing_staging(
     probes: ProbeServer, run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,11 +114,17 @@ def test_echoing_production_and_non_echoing_staging(
     )
     result, report = check(run_cli, config)
     assert result.code == 1
-    found = by_path(report)
-    assert found["subprotocol"].severity.value == "high"
-    assert found["subprotocol"].baseline == "jwt-auth" and found["subprotocol"].actual is None
-    assert found["defects.subprotocol"].kind.value == "violation"
-    assert "selected no offered subprotocol" in found["defects.subprotocol"].message
+    # One fact, one finding: the violation leads, the differences are its evidence.
+    (finding,) = by_path(report).values()
+    assert finding.path == "defects.subprotocol"
+    assert finding.kind.value == "violation" and finding.severity.value == "high"
+    assert "selected no offered subprotocol" in finding.message
+    assert finding.message.endswith("(and 2 related observations)")
+    seen = evidence(finding)
+    assert set(seen) == {"defects.subprotocol", "subprotocol", "headers.sec-websocket-protocol"}
+    assert seen["subprotocol"].severity.value == "high"
+    assert seen["subprotocol"].baseline == "jwt-auth" and seen["subprotocol"].actual is None
+    assert seen["headers.sec-websocket-protocol"].baseline == "jwt-auth"
     assert any(path == "/echo/ws" for path, _headers in probes.requests)
     outputs = result.stderr + "".join(
         p.read_text()
@@ -149,7 +161,13 @@ def test_rejected_handshake_is_a_violation_not_a_crash(
     finding = by_path(report)["defects.handshake"]
     assert finding.severity.value == "high"
     assert "rejected with HTTP 401" in finding.message
-    assert by_path(report)["handshake"].actual == "rejected"
+    assert "handshake" not in by_path(report)  # merged into the violation, not a second finding
+    assert evidence(finding)["handshake"].actual == "rejected"
+    assert evidence(finding)["status"].actual == 401
+    # What the connection would have shown follows from the rejection: one fact, one finding.
+    assert [f.path for f in report.findings if f.active] == ["defects.handshake"]
+    assert {"subprotocol", "messages"} <= set(evidence(finding))
+    assert any(path.startswith("headers") for path in evidence(finding))
 
 
 def test_server_that_never_answers_makes_the_run_incomplete(
@@ -180,10 +198,19 @@ def test_degraded_dependency_is_high_and_latency_only_against_the_limit(
     )
     result, report = check(run_cli, config)
     assert result.code == 1
-    found = by_path(report)
-    assert found["defects.degraded:dependencies.redis.status"].severity.value == "high"
-    assert found["fields.dependencies.redis.status"].actual == "degraded"
-    assert not any("latency" in path for path in found)  # 2 ms vs 950 ms: not compared
+    (finding,) = by_path(report).values()  # degraded fields and defects: one finding
+    assert finding.path == "defects.degraded:dependencies.redis.status"
+    assert finding.severity.value == "high"
+    assert evidence(finding)["fields.dependencies.redis.status"].actual == "degraded"
+    assert "defects.degraded:status" in evidence(finding)
+    # A latency varies by nature: it is never written, so never compared (2 ms vs 950 ms).
+    for snapshot in (
+        config.parent / "baselines" / "production.yaml",
+        config.parent / "reports" / "staging-vs-production.snapshot.yaml",
+    ):
+        body = read_snapshot(snapshot).resources["probe/backend-health"]
+        assert body["fields"]["dependencies.redis.status"] in ("ok", "degraded")
+        assert "latency" not in str(body)
 
 
 def test_slow_endpoint_over_the_limit_is_medium(
@@ -194,7 +221,7 @@ def test_slow_endpoint_over_the_limit_is_medium(
     _result, report = check(run_cli, config)
     finding = by_path(report)["defects.latency"]
     assert finding.severity.value == "medium"
-    assert "over the limit of 100 ms" in finding.message
+    assert "answered slower than its limit of 100 ms" in finding.message
 
 
 def test_unexpected_status_is_high(probes: ProbeServer, run_cli: Run, tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from driftcheck.compare import compare
 from driftcheck.fingerprint import Fingerprinter
+from driftcheck.identity import Neutralizer
 from driftcheck.model import FindingKind, Snapshot
-from driftcheck.normalize import Neutralizer, canonical, normalize_service, prune
+from driftcheck.normalize import canonical, normalize_service, prune
 
 FINGERPRINTS = Fingerprinter(b"property-test-key-0123456789")
 NEUTRAL = Neutralizer(project="acme-prod", region="us-central1", project_number="123")
@@ -84,12 +85,15 @@ def normalize(pair: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
 
 
 def snapshot(env: str, **resources: dict[str, Any]) -> Snapshot:
+    """A snapshot read with NEUTRAL's identity; ``api=`` is keyed ``service/us-central1/api``."""
     return Snapshot(
         environment=env,
-        project="p",
+        project=NEUTRAL.project,
+        project_number=NEUTRAL.project_number,
+        regions={"us-central1": "us-central1"},
         collected_at="t",
         tool_version="x",
-        resources={f"service/{k}": v for k, v in resources.items()},
+        resources={f"service/us-central1/{k}": v for k, v in resources.items()},
     )
 
 
@@ -123,7 +127,9 @@ def test_a_snapshot_compared_with_itself_has_no_findings(
     pair: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     body = normalize(pair)
-    assert compare(snapshot("a", api=body), snapshot("a", api=copy.deepcopy(body))) == []
+    result = compare(snapshot("a", api=body), snapshot("a", api=copy.deepcopy(body)))
+    assert (result.findings, result.gaps) == ([], [])
+    assert [(c.kind, c.matched) for c in result.coverage] == [("service", 1)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -132,8 +138,8 @@ def test_comparison_mirrors(
     a: tuple[dict[str, Any], dict[str, Any]], b: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
     first, second = normalize(a), normalize(b)
-    forward = compare(snapshot("x", api=first), snapshot("x", api=second))
-    backward = compare(snapshot("x", api=second), snapshot("x", api=first))
+    forward = compare(snapshot("x", api=first), snapshot("x", api=second)).findings
+    backward = compare(snapshot("x", api=second), snapshot("x", api=first)).findings
     swap = {
         FindingKind.ADDED: FindingKind.REMOVED,
         FindingKind.REMOVED: FindingKind.ADDED,
@@ -149,9 +155,10 @@ def test_comparison_mirrors(
 def test_finding_ids_are_stable_under_reordering_of_api_lists(
     a: tuple[dict[str, Any], dict[str, Any]], b: tuple[dict[str, Any], dict[str, Any]], seed: int
 ) -> None:
-    ids = {f.id for f in compare(snapshot("x", api=normalize(a)), snapshot("x", api=normalize(b)))}
+    found = compare(snapshot("x", api=normalize(a)), snapshot("x", api=normalize(b))).findings
+    ids = {f.id for f in found}
     reordered = compare(
         snapshot("x", api=normalize(shuffled(a, seed))),
         snapshot("x", api=normalize(shuffled(b, seed + 1))),
-    )
+    ).findings
     assert {f.id for f in reordered} == ids

@@ -59,8 +59,18 @@ def test_ignored_scaling_stays_visible_but_does_not_fail(
 
 def test_expired_suppression_resurfaces(emulator: Start, run_cli: Run, tmp_path: Path) -> None:
     emulator(drifted())
-    timeout_id = finding_id("service/backend", "template.timeout", FindingKind.CHANGED)
-    rules = {"suppress": [{"id": timeout_id, "reason": "r", "owner": "o", "expires": "2020-01-01"}]}
+    timeout_id = finding_id("service/us-central1/backend", "template.timeout", FindingKind.CHANGED)
+    rules = {
+        "suppress": [
+            {
+                "id": timeout_id,
+                "accepted": 300,
+                "reason": "r",
+                "owner": "o",
+                "expires": "2020-01-01",
+            }
+        ]
+    }
     report = check(run_cli, tmp_path, rules)
     timeout = next(f for f in report.findings if f.path == "template.timeout")
     assert not timeout.suppressed and timeout.active
@@ -75,8 +85,9 @@ def test_active_suppression_is_counted_not_dropped(
     rules = {
         "suppress": [
             {
-                "resource": "service/backend",
+                "resource": "service/us-central1/backend",
                 "path": "template.timeout",
+                "accepted": 300,
                 "reason": "migration",
                 "owner": "platform",
                 "expires": "2099-01-01",
@@ -86,6 +97,7 @@ def test_active_suppression_is_counted_not_dropped(
     report = check(run_cli, tmp_path, rules)
     timeout = next(f for f in report.findings if f.path == "template.timeout")
     assert timeout.suppressed and "platform" in (timeout.reason or "")
+    assert "accepted 300" in (timeout.reason or "")
     assert report.summary.suppressed == 1
 
 
@@ -99,8 +111,8 @@ def test_name_map_makes_environment_tokens_neutral(
         run_cli,
         tmp_path,
         {},
-        production={"-prod.": "-${env}."},
-        staging={"-stg.": "-${env}."},
+        production={"prod": "${env}"},
+        staging={"stg": "${env}"},
     )
     assert not any(f.path.endswith("API_URL.value") for f in mapped.findings)
 

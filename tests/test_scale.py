@@ -111,9 +111,10 @@ def test_diff_imports_no_google_or_grpc_module(tmp_path: Path) -> None:
             Snapshot(
                 environment=name,
                 project="p",
+                regions={"us-central1": "us-central1"},
                 collected_at="t",
                 tool_version="x",
-                resources={"service/api": {"template": {"timeout": timeout}}},
+                resources={"service/us-central1/api": {"template": {"timeout": timeout}}},
             ),
         )
     modules = imported_modules(

@@ -112,7 +112,7 @@ def test_each_secret_is_read_once_and_the_baseline_holds_only_fingerprints(
     text = (tmp_path / "baselines" / "production.yaml").read_text()
     assert CANARY not in text
     assert "hmac-sha256:k=" in text
-    assert "service/backend:containers.app.env.KEY" in text
+    assert "service/us-central1/backend:containers.app.env.KEY" in text
 
 
 def test_consumer_key_mismatch_is_critical(
@@ -176,7 +176,7 @@ def test_reference_to_unusable_version_is_a_violation(
     result = run_cli("--config", str(config), "check", "staging")
     assert result.code == 1
     finding = violations(report(tmp_path, "staging-vs-staging"))[
-        "references.service/backend:containers.app.env.KEY"
+        "references.service/us-central1/backend:containers.app.env.KEY"
     ]
     assert finding.severity.value == severity
     assert f"version {pinned}, which is {state} in staging" in finding.message
@@ -204,10 +204,21 @@ def test_rotation_since_the_baseline_is_reported(
     assert run_cli("--config", str(config), "baseline", "production").code == 0
     emulator(estate(prod_versions=versions("ENABLED", "ENABLED")))
     assert run_cli("--config", str(config), "check", "production").code == 1
-    found = {f.path: f for f in report(tmp_path, "production-vs-production").findings}
-    assert found["latest.fingerprint"].severity.value == "medium"
-    assert found["latest.fingerprint"].message == "latest.fingerprint: secret value changed"
-    assert found["latest.fingerprint"].actual["redacted"] is True
+    # One rotation, one finding: the new version, the fingerprints and resolutions it moved.
+    (rotation,) = report(tmp_path, "production-vs-production").findings
+    assert (rotation.resource, rotation.path) == ("secret/e2e-key", "latest.fingerprint")
+    assert rotation.severity.value == "medium"
+    assert rotation.message == (
+        "latest.fingerprint: secret value changed (and 6 related observations)"
+    )
+    assert rotation.actual["redacted"] is True
+    evidence = {e.path: e for e in rotation.evidence}
+    assert (evidence["latest.version"].baseline, evidence["latest.version"].actual) == ("1", "2")
+    assert evidence["versions.2"].kind.value == "added"
+    for user in ("backend", "auth"):
+        where = f"references.service/us-central1/{user}:containers.app.env.KEY"
+        assert evidence[f"{where}.fingerprint"].actual["redacted"] is True
+        assert evidence[f"{where}.resolved"].actual == "2"
 
 
 def test_fingerprints_are_not_compared_across_environments_unless_shared(
@@ -231,9 +242,13 @@ def test_pinned_in_one_environment_and_latest_in_the_other(
     config = secret_config(tmp_path)
     run_cli("--config", str(config), "baseline", "production")
     assert run_cli("--config", str(config), "check", "staging", "--against", "production").code == 1
-    found = {f.path for f in report(tmp_path, "staging-vs-production").findings}
-    assert "references.service/backend:containers.app.env.KEY.pinned" in found
-    assert "template.containers.app.env.KEY.version" in found
+    # The secret's reference and the service's own setting are one fact: one finding.
+    (finding,) = report(tmp_path, "staging-vs-production").findings
+    assert finding.path == "references.service/us-central1/backend:containers.app.env.KEY.pinned"
+    assert finding.message.endswith("(and 1 related observation)")
+    evidence = {(e.resource, e.path): e for e in finding.evidence}
+    version = evidence[("service/us-central1/backend", "template.containers.app.env.KEY.version")]
+    assert (version.baseline, version.actual) == ("latest", "1")
 
 
 def test_a_fingerprint_under_another_key_is_incomparable(
@@ -243,10 +258,17 @@ def test_a_fingerprint_under_another_key_is_incomparable(
     config = secret_config(tmp_path)
     run_cli("--config", str(config), "baseline", "production")
     monkeypatch.setenv("DRIFTCHECK_FINGERPRINT_KEY", "another-key-0123456789abcdef")
-    assert run_cli("--config", str(config), "check", "production").code == 0
-    found = report(tmp_path, "production-vs-production").findings
-    assert found and all(f.severity.value == "info" for f in found)
-    assert all("incomparable" in f.message for f in found)
+    # Not comparable is not clean: the verdict is incomplete, and says why and where.
+    result = run_cli("--config", str(config), "check", "production")
+    assert result.code == 3
+    checked = report(tmp_path, "production-vs-production")
+    assert checked.status.value == "incomplete"
+    assert checked.findings == []
+    (gap,) = checked.errors
+    assert (gap.source, gap.resource) == ("compare", "secret/e2e-key")
+    assert "latest.fingerprint" in (gap.path or "")
+    assert "fingerprints were made under different keys" in gap.message
+    assert "[incomplete] secret/e2e-key" in result.stderr
 
 
 def test_access_429_is_retried(emulator: Start, run_cli: Run, tmp_path: Path) -> None:
@@ -269,6 +291,8 @@ def test_access_denied_makes_the_run_incomplete(
     assert [(e.resource, e.source) for e in errors] == [
         ("secret/e2e-key", "secretmanager.googleapis.com")
     ]
+    assert "secretmanager.versions.access" in errors[0].message
+    assert "roles/secretmanager.secretAccessor" in errors[0].message
 
 
 def test_no_secret_payloads_works_without_access(
