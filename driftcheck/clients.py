@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftcheck import __version__
+from driftcheck.config import display_url
 from driftcheck.errors import UsageError
 
 RUN_ENDPOINT_VAR = "DRIFTCHECK_RUN_ENDPOINT"
@@ -95,9 +96,10 @@ def build_clients(pool_size: int = 16) -> ApiClients:
             emulator=secrets_endpoint is not None,
         ),
         http=httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"}),
+        # Credentials in an endpoint URL (user info, a query) never reach a report.
         endpoints={
-            "run": run_endpoint or RUN_PUBLIC,
-            "secretmanager": secrets_endpoint or SECRETMANAGER_PUBLIC,
+            "run": display_url(run_endpoint or RUN_PUBLIC),
+            "secretmanager": display_url(secrets_endpoint or SECRETMANAGER_PUBLIC),
         },
         principal=principal,
     )

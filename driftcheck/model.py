@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SNAPSHOT_SCHEMA_VERSION = 2
 REPORT_SCHEMA_VERSION = 2
@@ -71,6 +71,14 @@ class CollectionErrorRecord(FrozenModel):
         description="The part of the resource that is missing (e.g. iam); none = all of it",
     )
     message: str
+
+    @field_validator("message")
+    @classmethod
+    def _no_secret_material(cls, value: str) -> str:
+        # Messages quote APIs and servers, which may echo tokens: scrubbed wherever made.
+        from driftcheck.sensitive import scrub
+
+        return scrub(value)
 
 
 class Snapshot(FrozenModel):

@@ -14,7 +14,7 @@ from typing import Any
 
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import PROJECT, Neutralizer
-from driftcheck.sensitive import looks_secret
+from driftcheck.sensitive import Redactor
 
 VOLATILE_FIELDS = frozenset(
     {
@@ -105,17 +105,40 @@ def prune(value: Any) -> Any:
     return value
 
 
-def canonical(value: Any, neutral: Callable[[str], str], key: str = "") -> Any:
-    """Generic rules for every field: volatile out, enums lower, durations in seconds."""
+# Maps whose keys are names chosen by people: a key that says "secret" marks its value secret.
+FREE_FORM_MAPS = frozenset({"labels", "annotations", "environment_variables"})
+# Lists of command-line arguments: a secret flag marks the next argument secret.
+ARGUMENT_LISTS = frozenset({"args", "command"})
+
+
+def canonical(
+    value: Any,
+    neutral: Callable[[str], str],
+    key: str = "",
+    redactor: Redactor | None = None,
+    *,
+    named: bool = False,
+) -> Any:
+    """Generic rules for every field: volatile out, enums lower, durations in seconds, and every
+    string through the redactor (by content; by name too in free-form maps and name/value
+    pairs) before project and region are neutralized."""
     if isinstance(value, dict):
+        if value.get("redacted") is True:
+            return value
+        if redactor is not None and _is_name_value_pair(value):
+            value = {**value, "value": redactor.text(value["value"], str(value["name"]))}
         result = {}
         for child_key, child in value.items():
             if child_key in VOLATILE_FIELDS or child_key in VOLATILE_ANNOTATIONS:
                 continue
-            result[child_key] = canonical(child, neutral, child_key)
+            result[child_key] = canonical(
+                child, neutral, child_key, redactor, named=key in FREE_FORM_MAPS
+            )
         return result
     if isinstance(value, list):
-        items = [canonical(item, neutral, key) for item in value]
+        if redactor is not None and key in ARGUMENT_LISTS:
+            value = redactor.arguments(value)
+        items = [canonical(item, neutral, key, redactor) for item in value]
         if key in SET_FIELDS and all(isinstance(item, str) for item in items):
             return sorted(set(items))
         return items
@@ -127,8 +150,18 @@ def canonical(value: Any, neutral: Callable[[str], str], key: str = "") -> Any:
             converted = seconds(value)
             if converted is not value:
                 return converted
+        if redactor is not None:
+            redacted = redactor.text(value, key if named else "")
+            if not isinstance(redacted, str):
+                return redacted
+            value = redacted
         return neutral(value)
     return value
+
+
+def _is_name_value_pair(value: dict[str, Any]) -> bool:
+    """``{name, value}``: an env var, an HTTP header, a build variable."""
+    return isinstance(value.get("name"), str) and isinstance(value.get("value"), str)
 
 
 def keyed(items: list[dict[str, Any]], key: str, fallback: str) -> dict[str, dict[str, Any]]:
@@ -181,10 +214,8 @@ def _normalize_env(
         value = variable.get("value", "")
         if isinstance(value, dict):  # already normalized (idempotence)
             result[name] = {"value": value}
-        elif looks_secret(name, str(value)):
-            result[name] = {"value": fingerprints.redacted(str(value))}
         else:
-            result[name] = {"value": value}
+            result[name] = {"value": Redactor(fingerprints).text(str(value), name)}
     return result
 
 
@@ -294,4 +325,4 @@ def normalize_service(
         body["traffic"] = {_traffic_key(t): {"percent": t.get("percent", 0)} for t in traffic}
     if iam_policy is not None:
         body["iam"] = normalize_iam_policy(iam_policy, neutral)
-    return prune(canonical(body, neutral))
+    return prune(canonical(body, neutral, redactor=Redactor(fingerprints)))

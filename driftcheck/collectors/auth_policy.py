@@ -42,6 +42,7 @@ from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import canonical
+from driftcheck.sensitive import Redactor
 from driftcheck.yamlio import parse_yaml
 
 SOURCE = "auth-policy"
@@ -192,9 +193,9 @@ class AuthPolicyCollector:
             )
         body = {
             "source": policy_source_kind(auth.policy) or "none",
-            **canonical(policy.canonical(), neutral),
+            **canonical(policy.canonical(), neutral, redactor=Redactor(self._fingerprints)),
             "service_audiences": _service_audiences(services),
-            "oidc": canonical(oidc, neutral),
+            "oidc": canonical(oidc, neutral, redactor=Redactor(self._fingerprints)),
             "tokens": tokens,
         }
         result.resources[key] = {k: v for k, v in body.items() if v not in ({}, [], None)}

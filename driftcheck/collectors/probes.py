@@ -37,8 +37,9 @@ class ProbeUnreachable(Exception):
 def _scrub(value: Any, secret: str | None) -> Any:
     """Replace a token sent by the probe, and each long part of it, wherever a server echoed it;
     then clip long strings. Clipping comes last: a clipped token would escape the replacement."""
+    # The token itself whatever its length, and each long part of it (a JWT's segments).
     parts = sorted({secret, *secret.split(".")} if secret else set(), key=len, reverse=True)
-    parts = [part for part in parts if len(part) >= 12]
+    parts = [part for part in parts if len(part) >= 12 or (part == secret and len(part) >= 4)]
 
     def clean(item: Any) -> Any:
         if isinstance(item, str):

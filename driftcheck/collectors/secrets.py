@@ -28,6 +28,7 @@ from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import canonical, prune, split_secret_reference
+from driftcheck.sensitive import Redactor
 
 SOURCE = "secretmanager.googleapis.com"
 GET_PERMISSION = Permission("secretmanager.secrets.get", "roles/secretmanager.viewer")
@@ -217,7 +218,7 @@ class SecretManagerCollector(ApiCollector):
         raw = type(secret).to_dict(
             secret, preserving_proto_field_name=True, use_integers_for_enums=False
         )
-        metadata = canonical(raw, neutral)
+        metadata = canonical(raw, neutral, redactor=Redactor(self._fingerprints))
         for volatile in ("name", "create_time", "etag"):
             metadata.pop(volatile, None)
         body = {
