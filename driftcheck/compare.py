@@ -92,12 +92,12 @@ class CompareOptions:
         return _matches(CROSS_ENVIRONMENT_SKIPPED, resource, path)
 
     def compares_fingerprints(self, resource: str) -> bool:
-        """Fingerprints are compared within an environment; across environments only for shared
-        secrets, and for secrets of another project (the very same secret on both sides)."""
-        if not self.cross_environment:
+        """Fingerprints are compared within an environment. Across environments, a secret's own
+        versions legitimately differ: only shared secrets and secrets of another project (the
+        very same secret on both sides) are compared. A secret-looking value set in clear
+        elsewhere (an env var) is compared everywhere: redacted does not mean uncompared."""
+        if not self.cross_environment or not resource.startswith("secret/"):
             return True
-        if not resource.startswith("secret/"):
-            return False
         name = resource.split("/", 1)[1]
         return name in self.shared_secrets or "/" in name
 
@@ -259,10 +259,9 @@ def _fingerprint_change(resource: str, path: str, before: Any, after: Any, judge
             )
         )
         return
+    what = "secret value changed" if resource.startswith("secret/") else "value differs (redacted)"
     judged.findings.append(
-        make_finding(
-            resource, path, FindingKind.CHANGED, before, after, f"{path}: secret value changed"
-        )
+        make_finding(resource, path, FindingKind.CHANGED, before, after, f"{path}: {what}")
     )
 
 

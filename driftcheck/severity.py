@@ -221,6 +221,13 @@ CAUSES: tuple[CauseRule, ...] = (
         re.compile(r"messages|close_code|defects\.messages"),
         _named("probe-messages"),
     ),
+    # A secret-looking value in clear: the violation, and its difference from the baseline.
+    CauseRule(
+        "plain-secret",
+        "service/*",
+        re.compile(r"template\.containers\.[^.]+\.env\.[^.]+\.value"),
+        lambda resource, match: [f"plain-secret:{resource}:{match.group(0)}"],
+    ),
     # A secret's versions moved (a rotation): its latest version, fingerprints, resolutions.
     CauseRule(
         "secret-versions",

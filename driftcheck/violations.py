@@ -12,6 +12,7 @@ from typing import Any
 
 from driftcheck.compare import is_redacted, make_finding
 from driftcheck.model import CollectionErrorRecord, Finding, FindingKind, Severity, Snapshot
+from driftcheck.sensitive import MARKER_PREFIX
 
 
 def _violation(
@@ -148,11 +149,32 @@ def unverifiable(snapshot: Snapshot) -> list[CollectionErrorRecord]:
     return gaps
 
 
+def _plain_secret_violations(resource: str, body: dict[str, Any]) -> Iterable[Finding]:
+    """Secret-looking values set in clear as environment variables: they belong in Secret
+    Manager, where access is audited and rotation does not need a deploy."""
+    template = body.get("template") or {}
+    for container, spec in sorted((template.get("containers") or {}).items()):
+        for variable, setting in sorted((spec.get("env") or {}).items()):
+            value = setting.get("value") if isinstance(setting, dict) else None
+            if is_redacted(value) or (isinstance(value, str) and MARKER_PREFIX in value):
+                yield _violation(
+                    resource,
+                    f"template.containers.{container}.env.{variable}.value",
+                    Severity.MEDIUM,
+                    "plain-secret",
+                    f"{variable}: a secret-looking value is set as a plain environment "
+                    "variable; use Secret Manager",
+                    actual=value,
+                )
+
+
 def find_violations(snapshot: Snapshot) -> list[Finding]:
     """Every violation visible in one snapshot."""
     findings: list[Finding] = []
     for resource, body in sorted(snapshot.resources.items()):
-        if resource.startswith("secret/"):
+        if resource.startswith("service/"):
+            findings.extend(_plain_secret_violations(resource, body))
+        elif resource.startswith("secret/"):
             findings.extend(_secret_violations(snapshot.environment, resource, body))
         elif resource.startswith("auth-policy/"):
             findings.extend(_auth_violations(snapshot.environment, resource, body))

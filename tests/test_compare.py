@@ -238,7 +238,18 @@ def test_fingerprints_within_environment_and_incomparable_keys() -> None:
         snapshot("staging", service__backend=with_secret(one, "staging-value")),
         CompareOptions(cross_environment=True),
     )
-    assert (across.findings, across.gaps) == ([], [])
+    # Redacted does not mean uncompared: a secret-looking plain value that differs across
+    # environments is reported, without revealing either side.
+    assert across.gaps == []
+    finding = only(across.findings)
+    assert finding.message == "template.containers.app.env.TOKEN.value: value differs (redacted)"
+    assert finding.severity is Severity.MEDIUM
+    same = compare(
+        snapshot(service__backend=with_secret(one, "shared-value")),
+        snapshot("staging", service__backend=with_secret(one, "shared-value")),
+        CompareOptions(cross_environment=True),
+    )
+    assert (same.findings, same.gaps) == ([], [])
 
 
 def test_unreadable_resources_are_not_reported_as_drift() -> None:
