@@ -289,6 +289,16 @@ def diff(
 
 
 @cli.command()
+@click.argument("report_path", metavar="REPORT", type=click.Path(dir_okay=False))
+def hints(report_path: str) -> None:
+    """Print a JSON report's remedies as a reviewable shell script (nothing is run)."""
+    from driftcheck.render import script
+    from driftcheck.report import read_report
+
+    click.echo(script.render(read_report(Path(report_path))), nl=False)
+
+
+@cli.command()
 @click.option(
     "--out-dir", type=click.Path(file_okay=False), default="reports/demo", show_default=True
 )

@@ -113,6 +113,19 @@ class Evidence(FrozenModel):
     message: str
 
 
+class Hint(FrozenModel):
+    """Why a finding matters and what brings the checked environment back to its baseline.
+
+    Commands are text for people to review; driftcheck never runs them.
+    """
+
+    why: str
+    commands: list[str] = Field(
+        default_factory=list, description="Shell commands that undo the drift (never run)"
+    )
+    how: str | None = Field(default=None, description="What to do, in words")
+
+
 class Finding(FrozenModel):
     """One fact: a difference or violation, with its evidence, severity and disposition."""
 
@@ -132,6 +145,7 @@ class Finding(FrozenModel):
         default_factory=list,
         description="Every observation with the same cause (one fact, one finding)",
     )
+    hint: Hint | None = Field(default=None, description="Why it matters and what to do")
 
     @property
     def active(self) -> bool:
@@ -146,6 +160,10 @@ class BaselineRef(FrozenModel):
     path: str
     sha256: str
     collected_at: str
+    project: str | None = Field(default=None, description="The baseline environment's project")
+    regions: dict[str, str] = Field(
+        default_factory=dict, description="Region alias -> region, as the baseline read them"
+    )
 
 
 class Summary(FrozenModel):
@@ -213,6 +231,10 @@ class DriftReport(FrozenModel):
     tool_version: str
     generated_at: str
     environment: str
+    project: str | None = Field(default=None, description="The checked environment's project")
+    regions: dict[str, str] = Field(
+        default_factory=dict, description="Region alias -> region, as the checked side read them"
+    )
     baseline: BaselineRef
     status: Status
     summary: Summary

@@ -226,6 +226,7 @@ def judge(
         provenance,
         generated_at=utc_now(),
         coverage=result.coverage,
+        compared=(baseline, snapshot),
     )
     return Comparison(report=report, snapshot=snapshot)
 

@@ -1,10 +1,15 @@
-"""Assembling a DriftReport and deciding the exit code."""
+"""Assembling a DriftReport (with each finding's hint) and deciding the exit code."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from driftcheck import __version__
+from driftcheck.errors import InputError
+from driftcheck.hints import HintContext, hint_for
 from driftcheck.model import (
     BaselineRef,
     CollectionErrorRecord,
@@ -13,6 +18,7 @@ from driftcheck.model import (
     Finding,
     Provenance,
     Severity,
+    Snapshot,
     Status,
     Summary,
 )
@@ -50,13 +56,26 @@ def build_report(
     provenance: Provenance,
     generated_at: str,
     coverage: list[Coverage] | None = None,
+    compared: tuple[Snapshot, Snapshot] | None = None,
 ) -> DriftReport:
-    """The report, with findings sorted by severity, resource and path."""
-    ordered = sorted(findings, key=lambda f: (-f.severity.rank, f.resource, f.path, f.kind.value))
+    """The report, with findings sorted by severity, resource and path.
+
+    ``compared`` is (baseline, checked snapshot): with it, the report names the projects and
+    regions of both sides and each hint's commands use the checked environment's real names.
+    """
+    context = HintContext(checked=compared[1], baseline=compared[0]) if compared else None
+    hinted = [f.model_copy(update={"hint": hint_for(f, context)}) for f in findings]
+    ordered = sorted(hinted, key=lambda f: (-f.severity.rank, f.resource, f.path, f.kind.value))
+    if compared is not None:
+        baseline = baseline.model_copy(
+            update={"project": compared[0].project, "regions": compared[0].regions}
+        )
     return DriftReport(
         tool_version=__version__,
         generated_at=generated_at,
         environment=environment,
+        project=compared[1].project if compared else None,
+        regions=compared[1].regions if compared else {},
         baseline=baseline,
         status=status_of(findings, errors),
         summary=summarize(findings),
@@ -75,3 +94,26 @@ def exit_code(report: DriftReport, fail_on: Severity) -> int:
     if any(f.active and f.severity.rank >= threshold for f in report.findings):
         return EXIT_DRIFT
     return EXIT_CLEAN
+
+
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+
+def read_report(path: Path) -> DriftReport:
+    """A JSON report written by driftcheck; any problem is one InputError naming the file."""
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise InputError(f"{path}: report is larger than {MAX_REPORT_BYTES} bytes")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: report not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: report is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read report: {exc.strerror}") from None
+    try:
+        return DriftReport.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(document)"
+        raise InputError(f"{path}: not a driftcheck JSON report: {where}: {first['msg']}") from None

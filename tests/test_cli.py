@@ -128,7 +128,8 @@ def test_forbidden_service_yields_exit_3_and_an_incomplete_report_naming_it(
     # Only the IAM policy is lost: the service itself is still read and compared.
     (coverage,) = report.coverage
     assert (coverage.kind, coverage.matched) == ("service", 1)
-    assert report.findings == []
+    # Nothing differs from its own baseline; the secret set in clear is a violation in itself.
+    assert [(f.kind.value, f.rule) for f in report.findings] == [("violation", "plain-secret")]
     markdown = (workdir / "reports" / "staging-vs-staging.md").read_text()
     assert "incomplete" in markdown and "service/us-central1/backend" in markdown
 
