@@ -45,16 +45,20 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
     """Let ``size`` concurrent calls share a client without discarding connections.
 
     requests keeps 10 connections per host by default; the REST transport's session is reached
-    through a private attribute because the client offers no public knob for it. An emulator on
-    loopback is never reached through a proxy, so the per-request proxy lookup is skipped.
+    through a private attribute because the client offers no public knob for it. Its sockets
+    read under a deadline, so that a trickling answer cannot outlast the call's timeout. An
+    emulator on loopback is never reached through a proxy, so the per-request proxy lookup is
+    skipped.
     """
-    from requests.adapters import HTTPAdapter
+    from driftcheck.deadlines import bounded_request, deadline_adapter
 
     session = getattr(getattr(client, "_transport", None), "_session", None)
     if session is not None:
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(size, 10))
+        # Each exchange is bounded in total time, not per read (see ``deadlines``).
+        adapter = deadline_adapter(pool_maxsize=max(size, 10))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        session.request = bounded_request(session.request)
         if emulator:
             session.trust_env = False
     return client

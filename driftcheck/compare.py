@@ -266,8 +266,10 @@ def _fingerprint_change(resource: str, path: str, before: Any, after: Any, judge
 
 
 def _unavailable_paths(tree: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    """Fingerprints not made on purpose (a failed read is already a collection error)."""
     if is_unavailable(tree):
-        yield _dotted(list(prefix))
+        if not tree.get("failed"):
+            yield _dotted(list(prefix))
     elif isinstance(tree, dict):
         for key, child in sorted(tree.items()):
             yield from _unavailable_paths(child, (*prefix, str(key)))
@@ -410,9 +412,17 @@ class _Comparison:
             bucket.not_compared.append(NotCompared(resource=resource, why=why))
             return
         if before is None or after is None:
+            users = _users(before if before is not None else after)
+            unshared = self.unshared_reference
+            if users and unshared is not None and all(unshared.search(u) for u in users):
+                # Used only from a region that is not compared: not compared either.
+                bucket.not_compared.append(
+                    NotCompared(resource=resource, why="used only in a region read on one side")
+                )
+                return
             bucket.only_in_actual += before is None
             bucket.only_in_baseline += after is None
-            self.findings.append(self._presence(resource, before is None))
+            self.findings.append(self._presence(resource, before is None, users))
             return
         bucket.matched += 1
         if before == after:
@@ -435,21 +445,23 @@ class _Comparison:
                 return f"not read: {error.message}"
         return None
 
-    def _presence(self, resource: str, added: bool) -> Finding:
+    def _presence(self, resource: str, added: bool, users: list[str]) -> Finding:
+        # Who uses a resource on one side only says why it is there (and joins their finding).
+        value = {"used_by": users} if users else None
         if added:
             return make_finding(
                 resource,
                 "",
                 FindingKind.ADDED,
                 None,
-                None,
+                value,
                 f"{resource} exists only in {self.actual.environment}",
             )
         return make_finding(
             resource,
             "",
             FindingKind.REMOVED,
-            None,
+            value,
             None,
             f"{resource} is missing from {self.actual.environment}",
         )
@@ -514,6 +526,14 @@ class _Comparison:
                     f"{len(self.actual.resources)} read); check names, name_map and regions",
                 )
             )
+
+
+def _users(body: dict[str, Any] | None) -> list[str]:
+    """The resources that use ``body`` (a secret's references name the services using it)."""
+    references = body.get("references") if body is not None else None
+    if not isinstance(references, dict):
+        return []
+    return sorted({str(where).split(":", 1)[0] for where in references})
 
 
 def _gap_records(gaps: list[Gap]) -> list[CollectionErrorRecord]:

@@ -7,12 +7,14 @@ that driftcheck never trips quotas it shares with gcloud, the console and Terraf
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from driftcheck.progress import NullProgress, Progress
 
@@ -69,6 +71,61 @@ class RateLimits:
             return self._limiters[key]
 
 
+class DaemonPool:
+    """A fixed pool of daemon threads: like ThreadPoolExecutor, but a thread stuck in a call
+    never keeps the process from exiting (on Ctrl-C or SIGTERM driftcheck exits at once; every
+    file it writes is atomic, so nothing is left half-written)."""
+
+    def __init__(self, size: int, name: str = "driftcheck") -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, function = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+                future.set_exception(exc)
+
+    def submit(self, function: Callable[[], T]) -> Future[T]:
+        """Run ``function`` on a pool thread."""
+        future: Future[T] = Future()
+        self._tasks.put((future, function))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the threads once the queue is drained; wait for them unless told not to."""
+        for _thread in self._threads:
+            self._tasks.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
+def run_all(functions: Iterable[Callable[[], T]], name: str) -> list[T]:
+    """Run each function on its own daemon thread and return their results in order."""
+    tasks = list(functions)
+    pool = DaemonPool(max(1, len(tasks)), name)
+    try:
+        futures = [pool.submit(task) for task in tasks]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=False)
+
+
 class Workers:
     """The worker pool every collector submits its API calls to, plus limits and progress."""
 
@@ -81,7 +138,7 @@ class Workers:
         self.concurrency = concurrency
         self.limits = limits
         self.progress = progress or NullProgress()
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="driftcheck")
+        self._pool = DaemonPool(concurrency, "driftcheck")
 
     def submit(self, function: Callable[[], T]) -> Future[T]:
         """Run ``function`` on the pool."""
@@ -89,15 +146,15 @@ class Workers:
 
     def map(self, function: Callable[[T], object], items: Iterable[T]) -> None:
         """Run ``function`` on every item and wait for all (exceptions propagate)."""
-        for future in [self._pool.submit(function, item) for item in items]:
+        for future in [self._pool.submit(partial(function, item)) for item in items]:
             future.result()
 
-    def close(self) -> None:
-        """Wait for running calls and release the threads."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        """Release the threads; after an interruption, without waiting for calls in flight."""
+        self._pool.shutdown(wait=wait)
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(wait=exc_type is None)

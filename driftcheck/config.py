@@ -291,6 +291,12 @@ class SuppressRule(StrictModel):
     owner: str = Field(min_length=1)
     expires: date
 
+    @model_validator(mode="after")
+    def _names_what_it_suppresses(self) -> SuppressRule:
+        if self.id is None and self.resource is None and self.path is None:
+            raise ValueError("a suppression needs an id, or a resource and path, to match")
+        return self
+
 
 class Rules(StrictModel):
     """User rules applied after the built-in severity catalogue."""

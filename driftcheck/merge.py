@@ -60,7 +60,7 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
     first_with_cause: dict[str, int] = {}
     following: list[tuple[int, str]] = []
     for index, finding in enumerate(findings):
-        own, joined = causes_of(finding.resource, finding.path)
+        own, joined = causes_of(finding.resource, finding.path, finding.baseline, finding.actual)
         following.extend((index, cause) for cause in joined)
         for cause in own:
             if cause in first_with_cause:

@@ -83,6 +83,7 @@ TEMPLATE_DEFAULTS: dict[str, Any] = {
 }
 SCALING_DEFAULTS: dict[str, Any] = {"min_instance_count": 0, "max_instance_count": 100}
 DEFAULT_PORT = {"8080": {"name": "http1"}}
+Literals = dict[str, str] | None
 
 
 def seconds(value: Any) -> Any:
@@ -197,8 +198,20 @@ def split_secret_reference(reference: str) -> tuple[str | None, str]:
     return match.group("project"), match.group("name")
 
 
+def _literal_reference(raw: str, neutral: Callable[[str], str], literals: Literals) -> str:
+    """The reference as it will be stored (neutralized later), remembering how it was spelt:
+    the secret is read under its real name, and compared under its neutral one."""
+    reference = secret_reference(raw, neutral)
+    if literals is not None:
+        literals[neutral(reference)] = reference
+    return reference
+
+
 def _normalize_env(
-    env: list[dict[str, Any]], fingerprints: Fingerprinter, neutral: Callable[[str], str]
+    env: list[dict[str, Any]],
+    fingerprints: Fingerprinter,
+    neutral: Callable[[str], str],
+    literals: Literals = None,
 ) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for index, variable in enumerate(env):
@@ -207,7 +220,7 @@ def _normalize_env(
         ref = source.get("secret_key_ref") if isinstance(source, dict) else None
         if ref:
             result[name] = {
-                "secret": secret_reference(str(ref.get("secret", "")), neutral),
+                "secret": _literal_reference(str(ref.get("secret", "")), neutral, literals),
                 "version": str(ref.get("version") or "latest"),
             }
             continue
@@ -220,12 +233,15 @@ def _normalize_env(
 
 
 def _normalize_container(
-    container: dict[str, Any], fingerprints: Fingerprinter, neutral: Callable[[str], str]
+    container: dict[str, Any],
+    fingerprints: Fingerprinter,
+    neutral: Callable[[str], str],
+    literals: Literals = None,
 ) -> dict[str, Any]:
     body = dict(container)
     env = body.get("env")
     if isinstance(env, list):
-        body["env"] = _normalize_env(env, fingerprints, neutral)
+        body["env"] = _normalize_env(env, fingerprints, neutral, literals)
     ports = body.get("ports")
     if isinstance(ports, list):
         body["ports"] = keyed(
@@ -237,16 +253,20 @@ def _normalize_container(
         body["ports"] = dict(DEFAULT_PORT)
     mounts = body.get("volume_mounts")
     if isinstance(mounts, list):
-        body["volume_mounts"] = keyed(mounts, "name", "mount")
+        body["volume_mounts"] = {
+            neutral(name): mount for name, mount in keyed(mounts, "name", "mount").items()
+        }
     return body
 
 
-def _normalize_volume(volume: dict[str, Any], neutral: Callable[[str], str]) -> dict[str, Any]:
+def _normalize_volume(
+    volume: dict[str, Any], neutral: Callable[[str], str], literals: Literals = None
+) -> dict[str, Any]:
     body = dict(volume)
     secret = body.get("secret")
     if isinstance(secret, dict):
         secret = dict(secret)
-        secret["secret"] = secret_reference(str(secret.get("secret", "")), neutral)
+        secret["secret"] = _literal_reference(str(secret.get("secret", "")), neutral, literals)
         items = secret.get("items")
         if isinstance(items, list):
             secret["items"] = {
@@ -261,7 +281,10 @@ def _normalize_volume(volume: dict[str, Any], neutral: Callable[[str], str]) -> 
 
 
 def _normalize_template(
-    template: dict[str, Any], fingerprints: Fingerprinter, neutral: Callable[[str], str]
+    template: dict[str, Any],
+    fingerprints: Fingerprinter,
+    neutral: Callable[[str], str],
+    literals: Literals = None,
 ) -> dict[str, Any]:
     body = {**TEMPLATE_DEFAULTS, **{k: v for k, v in template.items() if v not in ("", 0, None)}}
     body.pop("revision", None)
@@ -269,13 +292,13 @@ def _normalize_template(
     containers = template.get("containers")
     if isinstance(containers, list):
         body["containers"] = {
-            name: _normalize_container(container, fingerprints, neutral)
+            neutral(name): _normalize_container(container, fingerprints, neutral, literals)
             for name, container in keyed(containers, "name", "container").items()
         }
     volumes = template.get("volumes")
     if isinstance(volumes, list):
         body["volumes"] = {
-            name: _normalize_volume(volume, neutral)
+            neutral(name): _normalize_volume(volume, neutral, literals)
             for name, volume in keyed(volumes, "name", "volume").items()
         }
     return body
@@ -313,13 +336,17 @@ def normalize_service(
     iam_policy: Mapping[str, Any] | None,
     neutral: Neutralizer,
     fingerprints: Fingerprinter,
+    literals: Literals = None,
 ) -> dict[str, Any]:
-    """One Cloud Run service (``Service.to_dict`` form) -> its canonical snapshot body."""
+    """One Cloud Run service (``Service.to_dict`` form) -> its canonical snapshot body.
+
+    ``literals`` (when given) collects how each secret reference was spelt, by neutral form.
+    """
     # The name becomes the resource key; a template's revision name changes on every deploy.
     body: dict[str, Any] = {**SERVICE_DEFAULTS, **_nonzero(dict(service))}
     body.pop("name", None)
     template = service.get("template")
-    body["template"] = _normalize_template(dict(template or {}), fingerprints, neutral)
+    body["template"] = _normalize_template(dict(template or {}), fingerprints, neutral, literals)
     traffic = service.get("traffic")
     if isinstance(traffic, list):
         body["traffic"] = {_traffic_key(t): {"percent": t.get("percent", 0)} for t in traffic}

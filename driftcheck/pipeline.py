@@ -10,10 +10,10 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from driftcheck import __version__
@@ -25,8 +25,9 @@ from driftcheck.collectors.interface import CollectorResult
 from driftcheck.collectors.probes import ProbeCollector
 from driftcheck.collectors.secrets import SecretManagerCollector, plan_secrets
 from driftcheck.compare import CompareOptions, compare
-from driftcheck.concurrency import RateLimits, Workers
+from driftcheck.concurrency import RateLimits, Workers, run_all
 from driftcheck.config import LoadedConfig, Rules
+from driftcheck.errors import BaselineError
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.merge import merge_findings
 from driftcheck.model import BaselineRef, DriftReport, Provenance, Reproduction, Snapshot
@@ -77,8 +78,13 @@ def collection_context(
     workers = Workers(size, limits, progress)
     try:
         yield CollectionContext(resolved_clients, fingerprints, workers, access_payloads)
-    finally:
+    except BaseException:
+        # Interrupted or failed: calls still in flight are abandoned, never waited for.
+        workers.close(wait=False)
+        raise
+    else:
         workers.close()
+    finally:
         workers.progress.stop()
 
 
@@ -93,14 +99,22 @@ def collect_environment(
     result = CollectorResult()
     run = CloudRunCollector(clients.run, config.model.api, fingerprints, workers)
     result.merge(run.collect(env))
-    plan = plan_secrets(result.resources, env)
+    if env.project_number is None and result.project_number:
+        env = env.model_copy(update={"project_number": result.project_number})
+    plan = plan_secrets(result.resources, env, result.literals)
     if plan.names:
         secrets = SecretManagerCollector(
             clients.secrets, config.model.api, fingerprints, workers, context.access_payloads
         )
         result.merge(secrets.collect(env, plan))
     if env.auth is not None:
-        auth = AuthPolicyCollector(clients.http, clients.secrets, config, fingerprints)
+        auth = AuthPolicyCollector(
+            clients.http,
+            clients.secrets,
+            config,
+            fingerprints,
+            access_payloads=context.access_payloads,
+        )
         result.merge(auth.collect(env_name, env, result.resources))
     if env.probes:
         result.merge(ProbeCollector(clients.http, workers).collect(env_name, env))
@@ -130,11 +144,11 @@ def collect_environments(
     config: LoadedConfig, env_names: list[str], context: CollectionContext
 ) -> dict[str, Snapshot]:
     """Several environments at once, sharing the worker pool and rate limits."""
-    with ThreadPoolExecutor(max_workers=max(1, len(env_names))) as drivers:
-        futures = {
-            name: drivers.submit(collect_environment, config, name, context) for name in env_names
-        }
-        return {name: future.result() for name, future in futures.items()}
+    snapshots = run_all(
+        (partial(collect_environment, config, name, context) for name in env_names),
+        "driftcheck-env",
+    )
+    return dict(zip(env_names, snapshots, strict=True))
 
 
 def shared_secrets(config: LoadedConfig | None, env_name: str) -> frozenset[str]:
@@ -299,6 +313,9 @@ def run_diff(
         shared_secrets=shared_secrets(config, snapshot.environment),
     )
     rules = config.model.rules if config else Rules()
-    return judge(
-        baseline, baseline_path, snapshot, rules, provenance, options, today or date.today()
-    )
+    try:
+        return judge(
+            baseline, baseline_path, snapshot, rules, provenance, options, today or date.today()
+        )
+    except BaselineError as exc:
+        raise BaselineError(f"{snapshot_path}: {exc}") from None

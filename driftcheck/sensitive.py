@@ -48,6 +48,8 @@ _SECRET_TOKENS = frozenset(_SENSITIVE_WORDS.replace("S?", "").split("|")) | {
     "CLIENTSECRET",
     "DBPASSWORD",
 }
+_LONG_SECRET_WORDS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL")
+_NOT_PASSWORDS = frozenset({"BYPASS", "COMPASS", "SURPASS", "OVERPASS", "UNDERPASS"})
 _NAME_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Names that contain a secret-ish word but hold public identifiers.
 _PUBLIC_NAME = re.compile(
@@ -236,8 +238,18 @@ def plainly_not_secret(value: str) -> bool:
 def secret_name(name: str) -> bool:
     """Whether a variable, header, label or flag named ``name`` holds a secret: one of its
     tokens (``DB_PASS``, ``MYSQL_PWD``, ``X-Api-Key``, ``apiKey``) is a secret word."""
+    if _PUBLIC_NAME.search(name):
+        return False
     tokens = {token.upper() for token in _NAME_TOKEN.findall(name)}
-    return bool(tokens & _SECRET_TOKENS) and not _PUBLIC_NAME.search(name)
+    if tokens & _SECRET_TOKENS:
+        return True
+    # Words run together (PGPASSWORD, JWTSECRET, MYSQLPWD): long secret words anywhere in a
+    # token, short ones at its end.
+    return any(
+        any(word in token for word in _LONG_SECRET_WORDS)
+        or (token.endswith(("PASS", "PWD")) and token not in _NOT_PASSWORDS)
+        for token in tokens
+    )
 
 
 def _spans(value: str) -> list[tuple[int, int]]:

@@ -540,6 +540,7 @@ def violation_advice(rule: str | None) -> ViolationAdvice | None:
 
 # One fact, one finding ------------------------------------------------------------------------
 CauseKeys = Callable[[str, "re.Match[str]"], list[str]]
+UserKeys = Callable[[Any, Any], list[str]]
 
 
 @dataclass(frozen=True)
@@ -552,13 +553,20 @@ class CauseRule:
     path: re.Pattern[str]
     keys: CauseKeys
     follows: bool = False  # only joins a cause that another finding establishes
+    from_values: UserKeys | None = None  # keys read from the finding's values instead
 
-    def causes(self, resource: str, path: str) -> list[str]:
+    def causes(
+        self, resource: str, path: str, baseline: Any = None, actual: Any = None
+    ) -> list[str]:
         """The cause keys of a finding, or none when the rule does not apply."""
         if not fnmatchcase(resource, self.resource):
             return []
         match = self.path.fullmatch(path)
-        return self.keys(resource, match) if match else []
+        if match is None:
+            return []
+        if self.from_values is not None:
+            return self.from_values(baseline, actual)
+        return self.keys(resource, match)
 
 
 def _named(name: str) -> CauseKeys:
@@ -586,9 +594,21 @@ def _service_volume_reference(resource: str, match: re.Match[str]) -> list[str]:
 
 
 _REFERENCE_FIELDS = r"(?:\.(?P<field>pinned|requested|resolved|state|fingerprint))?"
+
+
+def _used_by(baseline: Any, actual: Any) -> list[str]:
+    """A resource on one side only joins the finding of the resources that use it."""
+    value = actual if isinstance(actual, dict) else baseline
+    users = value.get("used_by") if isinstance(value, dict) else None
+    return [f"presence:{user}" for user in users] if isinstance(users, list) else []
+
+
 CAUSES: tuple[CauseRule, ...] = (
     # A resource on one side only: everything that refers to it elsewhere follows from that.
     CauseRule("presence", "*", re.compile(""), _named("presence")),
+    CauseRule(
+        "presence", "*", re.compile(""), _named("presence"), follows=True, from_values=_used_by
+    ),
     # A proxy that drops Sec-WebSocket-Protocol: the subprotocol, the echoed header, the defect.
     CauseRule(
         "probe-subprotocol",
@@ -610,12 +630,12 @@ CAUSES: tuple[CauseRule, ...] = (
         _named("probe-handshake"),
         follows=True,
     ),
-    # A degraded dependency shows in every health field that reports it, and in its defects.
+    # A degraded dependency shows in the health field that reports it, and in its defect.
     CauseRule(
         "probe-health",
         "probe/*",
-        re.compile(r"fields\..+|defects\.degraded:.+"),
-        _named("probe-health"),
+        re.compile(r"(?:fields\.|defects\.degraded:)(?P<field>.+)"),
+        lambda resource, match: [f"probe-health:{resource}:{match.group('field')}"],
     ),
     CauseRule(
         "probe-messages",
@@ -634,7 +654,7 @@ CAUSES: tuple[CauseRule, ...] = (
     CauseRule(
         "secret-versions",
         "secret/*",
-        re.compile(r"versions(?:\..+)?|latest\..+"),
+        re.compile(r"versions(?:\..+)?|latest(?:\..+)?"),
         _named("secret-versions"),
     ),
     # One reference to a secret: its violation, what it asks for, and the service's own setting.
@@ -659,9 +679,14 @@ CAUSES: tuple[CauseRule, ...] = (
 )
 
 
-def causes_of(resource: str, path: str) -> tuple[list[str], list[str]]:
+def causes_of(
+    resource: str, path: str, baseline: Any = None, actual: Any = None
+) -> tuple[list[str], list[str]]:
     """The cause keys a finding at ``resource``/``path`` establishes, and those it only joins
     when another finding establishes them."""
-    own = [key for rule in CAUSES if not rule.follows for key in rule.causes(resource, path)]
-    joined = [key for rule in CAUSES if rule.follows for key in rule.causes(resource, path)]
+    own: list[str] = []
+    joined: list[str] = []
+    for rule in CAUSES:
+        keys = rule.causes(resource, path, baseline, actual)
+        (joined if rule.follows else own).extend(keys)
     return own, joined

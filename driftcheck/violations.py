@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from driftcheck.compare import is_redacted, make_finding
+from driftcheck.errors import BaselineError
 from driftcheck.model import CollectionErrorRecord, Finding, FindingKind, Severity, Snapshot
 from driftcheck.sensitive import MARKER_PREFIX
 
@@ -121,7 +122,7 @@ def _defect_violations(
             Severity(defect["severity"]),
             f"{rule}-{check.split(':', 1)[0]}",
             str(defect["message"]),
-            actual=actual,
+            actual=actual if actual is not None else defect.get("value"),
         )
 
 
@@ -169,15 +170,28 @@ def _plain_secret_violations(resource: str, body: dict[str, Any]) -> Iterable[Fi
 
 
 def find_violations(snapshot: Snapshot) -> list[Finding]:
-    """Every violation visible in one snapshot."""
+    """Every violation visible in one snapshot; a resource whose body is not shaped as driftcheck
+    writes it (a hand-edited snapshot) is an input error naming it, never a crash."""
     findings: list[Finding] = []
     for resource, body in sorted(snapshot.resources.items()):
-        if resource.startswith("service/"):
-            findings.extend(_plain_secret_violations(resource, body))
-        elif resource.startswith("secret/"):
-            findings.extend(_secret_violations(snapshot.environment, resource, body))
-        elif resource.startswith("auth-policy/"):
-            findings.extend(_auth_violations(snapshot.environment, resource, body))
-        elif resource.startswith("probe/"):
-            findings.extend(_defect_violations(resource, "defects", "probe", body.get("defects")))
+        try:
+            findings.extend(_resource_violations(snapshot, resource, body))
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            raise BaselineError(
+                f"resources.{resource}: not shaped as driftcheck writes it ({type(exc).__name__})"
+            ) from None
     return findings
+
+
+def _resource_violations(snapshot: Snapshot, resource: str, body: Any) -> list[Finding]:
+    if not isinstance(body, dict):
+        raise TypeError(resource)
+    if resource.startswith("service/"):
+        return list(_plain_secret_violations(resource, body))
+    if resource.startswith("secret/"):
+        return list(_secret_violations(snapshot.environment, resource, body))
+    if resource.startswith("auth-policy/"):
+        return list(_auth_violations(snapshot.environment, resource, body))
+    if resource.startswith("probe/"):
+        return list(_defect_violations(resource, "defects", "probe", body.get("defects")))
+    return []

@@ -198,11 +198,20 @@ def test_degraded_dependency_is_high_and_latency_only_against_the_limit(
     )
     result, report = check(run_cli, config)
     assert result.code == 1
-    (finding,) = by_path(report).values()  # degraded fields and defects: one finding
-    assert finding.path == "defects.degraded:dependencies.redis.status"
+    # Each degraded field and its defect are one finding; other fields are other facts.
+    findings = by_path(report)
+    assert sorted(findings) == [
+        "defects.degraded:dependencies.redis.status",
+        "defects.degraded:status",
+    ]
+    finding = findings["defects.degraded:dependencies.redis.status"]
     assert finding.severity.value == "high"
+    assert finding.actual == "degraded"
     assert evidence(finding)["fields.dependencies.redis.status"].actual == "degraded"
-    assert "defects.degraded:status" in evidence(finding)
+    assert set(evidence(finding)) == {
+        "fields.dependencies.redis.status",
+        "defects.degraded:dependencies.redis.status",
+    }
     # A latency varies by nature: it is never written, so never compared (2 ms vs 950 ms).
     for snapshot in (
         config.parent / "baselines" / "production.yaml",

@@ -293,6 +293,11 @@ def test_access_denied_makes_the_run_incomplete(
     ]
     assert "secretmanager.versions.access" in errors[0].message
     assert "roles/secretmanager.secretAccessor" in errors[0].message
+    assert errors[0].path == "payloads.1"
+    # Only the value is lost: the secret's versions and references are still judged.
+    assert "secret/e2e-key" in read_text_of(
+        tmp_path / "reports" / "production-vs-production.snapshot.yaml"
+    )
 
 
 def test_no_secret_payloads_works_without_access(
@@ -323,3 +328,7 @@ def test_no_canary_anywhere(
     for path in tmp_path.rglob("*"):
         if path.is_file() and path.name != "driftcheck.yaml":
             assert CANARY.encode() not in path.read_bytes(), path
+
+
+def read_text_of(path: Path) -> str:
+    return path.read_text(encoding="utf-8")

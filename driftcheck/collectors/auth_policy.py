@@ -22,6 +22,7 @@ from driftcheck.collectors.interface import (
     failure_record,
     retry_policy,
 )
+from driftcheck.collectors.secrets import ACCESS_PERMISSION
 from driftcheck.compare import is_redacted
 from driftcheck.config import (
     ApiSettings,
@@ -153,7 +154,9 @@ class AuthPolicyCollector:
         config: LoadedConfig,
         fingerprints: Fingerprinter,
         now: Callable[[], float] = time.time,
+        access_payloads: bool = True,
     ) -> None:
+        self._access_payloads = access_payloads
         self._fetcher = HttpFetcher(http, config.model.api)
         self._secrets = secrets_client
         self._config = config
@@ -182,7 +185,9 @@ class AuthPolicyCollector:
             )
             return result
         except api_failures() as exc:  # SDK failures while reading a policy secret
-            result.errors.append(failure_record("secretmanager.googleapis.com", key, exc))
+            result.errors.append(
+                failure_record("secretmanager.googleapis.com", key, exc, ACCESS_PERMISSION)
+            )
             return result
         check = TokenCheck(name="", environment=env_name, policy=policy, keys=keys, now=self._now())
         tokens = {}
@@ -232,6 +237,11 @@ class AuthPolicyCollector:
             raise ConfigError(describe_validation_error(exc, document, ClaimPolicy)) from None
 
     def _secret_policy(self, env: Environment, secret: str) -> ClaimPolicy:
+        if not self._access_payloads:
+            raise PolicyUnavailable(
+                f"the policy is held in secret {secret}, and payloads are not accessed "
+                "(--no-secret-payloads)"
+            )
         name = f"projects/{env.project}/secrets/{secret}/versions/latest"
         response = self._secrets.access_secret_version(
             request={"name": name},

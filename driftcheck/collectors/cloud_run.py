@@ -10,13 +10,20 @@ service at all (a misspelt region looks exactly like this).
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import re
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from driftcheck.collectors.interface import ApiCollector, CollectorResult, Permission, guarded
-from driftcheck.concurrency import RateLimiter
+from driftcheck.collectors.interface import (
+    ApiCollector,
+    CollectorResult,
+    Permission,
+    guarded,
+    pages,
+)
+from driftcheck.concurrency import RateLimiter, run_all
 from driftcheck.config import Environment
 from driftcheck.identity import Neutralizer, resource_key
 from driftcheck.model import CollectionErrorRecord
@@ -40,6 +47,7 @@ class RegionListing:
     pending: list[Future[ServiceResult]] = field(default_factory=list)
     errors: list[CollectionErrorRecord] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
     listed: bool = False
 
 
@@ -63,15 +71,29 @@ class CloudRunCollector(ApiCollector):
         }
         # Listing drives pagination (sequential by nature) in one thread per region; the calls
         # it spawns go to the shared pool, which these drivers never occupy.
-        with ThreadPoolExecutor(max_workers=len(regions)) as drivers:
-            futures = {
-                alias: drivers.submit(self._list_region, env, alias, region, neutrals[alias])
-                for alias, region in regions.items()
-            }
-            listings = {alias: future.result() for alias, future in futures.items()}
+        aliases = list(regions)
+        results = run_all(
+            (
+                partial(self._list_region, env, alias, regions[alias], neutrals[alias])
+                for alias in aliases
+            ),
+            "driftcheck-list",
+        )
+        listings = dict(zip(aliases, results, strict=True))
         for listing in listings.values():
             result.errors.extend(listing.errors)
         result.errors.extend(_coverage_gaps(env, listings, neutrals))
+        number = env.project_number or _project_number(listings)
+        if number != env.project_number:
+            # Cloud Run's deterministic URLs carry the project number: learnt, it is neutralized
+            # like the id (default compute service accounts, secrets referenced by number).
+            result.project_number = number
+            neutrals = {
+                alias: Neutralizer(
+                    project=env.project, region=region, project_number=number, name_map=env.name_map
+                )
+                for alias, region in regions.items()
+            }
         # Normalizing here, while later calls are still in flight, frees pool workers sooner.
         for listing in listings.values():
             for future in listing.pending:
@@ -79,8 +101,19 @@ class CloudRunCollector(ApiCollector):
                 raw = type(service).to_dict(
                     service, preserving_proto_field_name=True, use_integers_for_enums=False
                 )
+                if key in result.resources:
+                    # Two services, one neutral name: comparing either would hide the other.
+                    result.errors.append(
+                        CollectionErrorRecord(
+                            source=SOURCE,
+                            resource=key,
+                            message=f"two services of {env.project} in {regions[alias]} have "
+                            f"the neutral name {key}; make name_map tell them apart",
+                        )
+                    )
+                    continue
                 result.resources[key] = normalize_service(
-                    raw, iam, neutrals[alias], self._fingerprints
+                    raw, iam, neutrals[alias], self._fingerprints, result.literals
                 )
                 result.errors.extend(errors)
         return result
@@ -96,18 +129,11 @@ class CloudRunCollector(ApiCollector):
         def each_page() -> None:
             parent = f"projects/{env.project}/locations/{region}"
             pager = self.call(limiter, self._client.list_services, request={"parent": parent})
-            pages = iter(pager.pages)
-            first = True
-            while True:
-                if not first:
-                    limiter.acquire()  # the pager fetches the next page on next()
-                first = False
-                page = next(pages, None)
-                if page is None:
-                    listing.listed = True
-                    return
+            # The pager fetches each further page on next(): the limiter is taken before it.
+            for page in pages(pager, limiter.acquire):
                 names = [s.name.rsplit("/", 1)[-1] for s in page.services]
                 listing.seen.extend(names)
+                listing.urls.extend(url for s in page.services[:1] for url in s.urls)
                 services = [
                     s
                     for s, name in zip(page.services, names, strict=True)
@@ -120,6 +146,7 @@ class CloudRunCollector(ApiCollector):
                     )
                     for service in services
                 )
+            listing.listed = True
 
         guarded(
             each_page,
@@ -161,6 +188,19 @@ class CloudRunCollector(ApiCollector):
         )
         progress.advance()
         return key, alias, service, iam, errors
+
+
+_RUN_APP_URL = re.compile(r"^https://[a-z0-9-]+-(?P<number>[0-9]{6,})\.[a-z0-9-]+\.run\.app/?$")
+
+
+def _project_number(listings: dict[str, RegionListing]) -> str | None:
+    """The project number, from a service's deterministic ``run.app`` URL, if any is listed."""
+    for listing in listings.values():
+        for url in listing.urls:
+            match = _RUN_APP_URL.match(url)
+            if match:
+                return match.group("number")
+    return None
 
 
 def _wanted(env: Environment, neutral: Neutralizer) -> set[str] | None:

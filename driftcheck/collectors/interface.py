@@ -8,7 +8,7 @@ run ends *incomplete* instead of crashing or, worse, reporting a partial read as
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,11 +28,16 @@ class CollectorResult:
 
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[CollectionErrorRecord] = field(default_factory=list)
+    # How names kept in neutral form were really spelt (a secret is read by its real name).
+    literals: dict[str, str] = field(default_factory=dict)
+    project_number: str | None = None
 
     def merge(self, other: CollectorResult) -> None:
         """Add another result's resources and errors to this one."""
         self.resources.update(other.resources)
         self.errors.extend(other.errors)
+        self.literals.update(other.literals)
+        self.project_number = self.project_number or other.project_number
 
 
 def retry_policy(settings: ApiSettings) -> Any:
@@ -85,6 +90,10 @@ def describe_api_failure(exc: BaseException) -> str:
         return "cannot connect to the API endpoint"
     if isinstance(exc, requests.exceptions.RequestException):
         return f"HTTP failure: {type(exc).__name__}"
+    if isinstance(exc, PaginationLoop):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "unreadable API response: nested too deeply"
     return f"unreadable API response: {type(exc).__name__}"
 
 
@@ -95,7 +104,7 @@ def _status_name(exc: Any) -> str:
     response = getattr(exc, "response", None)
     try:
         status = response.json()["error"]["status"] if response is not None else ""
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return ""
     return status if isinstance(status, str) and status.isidentifier() else ""
 
@@ -116,7 +125,35 @@ def api_failures() -> tuple[type[BaseException], ...]:
         requests.exceptions.RequestException,
         json_format.ParseError,
         ValueError,
+        RecursionError,  # a pathologically nested body: unreadable, never a crash
     )
+
+
+MAX_PAGES = 10_000
+
+
+class PaginationLoop(ValueError):
+    """The API keeps answering with a page token it gave before, or never stops paging."""
+
+
+def pages(pager: Any, before_next: Callable[[], None]) -> Iterator[Any]:
+    """The pages of a google-api-core pager, calling ``before_next`` (a rate limiter) before
+    each further page; a repeated page token or more than MAX_PAGES pages end the listing with
+    :class:`PaginationLoop` instead of looping forever."""
+    seen: set[str] = set()
+    iterator = iter(pager.pages)
+    for count in range(MAX_PAGES + 1):
+        if count:
+            before_next()
+        page = next(iterator, None)
+        if page is None:
+            return
+        token = str(getattr(page, "next_page_token", "") or "")
+        if token and token in seen:
+            raise PaginationLoop("pagination did not end: the API repeated a page token")
+        seen.add(token)
+        yield page
+    raise PaginationLoop(f"pagination did not end after {MAX_PAGES} pages")
 
 
 @dataclass(frozen=True)

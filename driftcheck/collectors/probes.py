@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from functools import partial
@@ -25,7 +26,9 @@ from driftcheck.model import CollectionErrorRecord
 
 SOURCE = "probe"
 HEADERS_OF_INTEREST = ("sec-websocket-protocol", "sec-websocket-extensions", "upgrade")
-DEGRADED_WORDS = ("degraded", "down", "unhealthy", "error", "fail", "unavailable")
+DEGRADED_WORDS = frozenset(
+    {"degraded", "down", "unhealthy", "error", "fail", "failed", "failing", "unavailable"}
+)
 _MAX_MESSAGES = 5
 _MAX_TEXT = 200
 
@@ -212,10 +215,14 @@ class ProbeCollector:
             name: value for name, value in fields.items() if not _is_measurement(name, value)
         }
         for name, value in sorted(fields.items()):
-            if isinstance(value, str) and any(w in value.lower() for w in DEGRADED_WORDS):
-                defects[f"degraded:{name}"] = _defect(
-                    "high", f"probe {spec.name}: {name} is {value!r} in {env_name}"
-                )
+            # Whole words only: "cooldown-complete" and "no errors" are healthy.
+            if isinstance(value, str) and DEGRADED_WORDS & set(
+                re.findall(r"[a-z]+", value.lower())
+            ):
+                defects[f"degraded:{name}"] = {
+                    **_defect("high", f"probe {spec.name}: {name} is {value!r} in {env_name}"),
+                    "value": value,
+                }
         if spec.max_latency_ms is not None and latency_ms > spec.max_latency_ms:
             defects["latency"] = _defect(
                 "medium",
@@ -229,12 +236,23 @@ class ProbeCollector:
 _MEASUREMENT_WORDS = ("latency", "duration", "elapsed", "uptime", "timestamp", "response_time")
 
 
+_MEASURED_TEXT = re.compile(
+    r"^-?[0-9]+(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|h|d|sec|secs|seconds|minutes|hours|days)?$"
+    r"|^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z|[+-][0-9:]+)?$",
+    re.IGNORECASE,
+)
+
+
 def _is_measurement(name: str, value: Any) -> bool:
-    """A number that varies by nature (a latency, an uptime): recorded nowhere, so that two
-    snapshots of an unchanged estate are identical."""
+    """A value that varies by nature (a latency, an uptime, a clock reading), as a number or as
+    text: recorded nowhere, so that two snapshots of an unchanged estate are identical."""
     last = name.rsplit(".", 1)[-1].lower()
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    return numeric and (any(w in last for w in _MEASUREMENT_WORDS) or last.endswith("_ms"))
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    if isinstance(value, str) and not _MEASURED_TEXT.match(value.strip()):
+        return False
+    words = (*_MEASUREMENT_WORDS, "time", "date", "now", "clock", "age")
+    return any(w in last for w in words) or last.endswith("_ms")
 
 
 def _first_messages(connection: Any, wanted: int, timeout: float) -> tuple[list[str], int | None]:

@@ -21,13 +21,14 @@ from driftcheck.collectors.interface import (
     api_failures,
     failure_record,
     guarded,
+    pages,
 )
 from driftcheck.concurrency import Workers
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import canonical, prune, split_secret_reference
+from driftcheck.normalize import canonical, prune, secret_reference, split_secret_reference
 from driftcheck.sensitive import Redactor
 
 SOURCE = "secretmanager.googleapis.com"
@@ -39,6 +40,8 @@ ACCESS_PERMISSION = Permission(
     "or run with --no-secret-payloads (fingerprints are then not compared)",
 )
 UNAVAILABLE = {"unavailable": True, "reason": "payload access disabled (--no-secret-payloads)"}
+# A payload whose access failed: the failure is a collection error of its own.
+UNREADABLE = {"unavailable": True, "reason": "payload could not be read", "failed": True}
 
 
 @dataclass(frozen=True)
@@ -64,27 +67,43 @@ class SecretPlan:
         return sorted(set(self.references) | set(self.consumers))
 
 
-def secret_key(reference: str) -> str:
-    """``secret/<name>`` for the environment's own secrets, ``secret/<project>/<name>`` for a
-    secret of another project (a central secrets project), which is the same on every side."""
+def secret_key(reference: str, neutral: Callable[[str], str]) -> str:
+    """``secret/<neutral name>`` for the environment's own secrets; ``secret/<project>/<name>``
+    as spelt for a secret of another project (a central secrets project), the same secret on
+    every side."""
     project, name = split_secret_reference(reference)
-    return f"secret/{name}" if project is None else f"secret/{project}/{name}"
+    return f"secret/{neutral(name)}" if project is None else f"secret/{project}/{name}"
 
 
-def plan_secrets(resources: Mapping[str, Mapping[str, Any]], env: Environment) -> SecretPlan:
-    """Secrets that collected services reference, plus those the environment lists."""
+def neutralizer_of(env: Environment) -> Neutralizer:
+    """The environment's neutralizer for global resources (no region)."""
+    return Neutralizer(
+        project=env.project, project_number=env.project_number, name_map=env.name_map
+    )
+
+
+def plan_secrets(
+    resources: Mapping[str, Mapping[str, Any]],
+    env: Environment,
+    literals: Mapping[str, str] | None = None,
+) -> SecretPlan:
+    """Secrets that collected services reference, plus those the environment lists, each by
+    the name it really has (services' references are stored in neutral form)."""
     plan = SecretPlan()
+    neutral = neutralizer_of(env)
     for key, body in sorted(resources.items()):
         if key.startswith("service/"):
             for where, name, version in _service_references(body):
-                plan.references.setdefault(name, []).append(
+                literal = (literals or {}).get(name, name)
+                plan.references.setdefault(literal, []).append(
                     SecretReference(where=f"{key}:{where}", version=version)
                 )
     for spec in env.secrets:
-        plan.references.setdefault(spec.name, [])
-        plan.configured.add(spec.name)
+        literal = secret_reference(spec.name, neutral)  # an own-project path is a bare name
+        plan.references.setdefault(literal, [])
+        plan.configured.add(literal)
         if spec.expect_env:
-            plan.consumers.setdefault(spec.name, []).append(spec.expect_env)
+            plan.consumers.setdefault(literal, []).append(spec.expect_env)
     return plan
 
 
@@ -136,9 +155,7 @@ class SecretManagerCollector(ApiCollector):
     def collect(self, env: Environment, plan: SecretPlan) -> CollectorResult:
         """One ``secret/<name>`` resource per planned secret, read in parallel."""
         result = CollectorResult()
-        neutral = Neutralizer(
-            project=env.project, project_number=env.project_number, name_map=env.name_map
-        )
+        neutral = neutralizer_of(env)
         progress = self._workers.progress.task(f"{env.project}: secrets", total=len(plan.names))
 
         def one(name: str) -> tuple[str, dict[str, Any] | None, list[CollectionErrorRecord]]:
@@ -153,7 +170,7 @@ class SecretManagerCollector(ApiCollector):
             result.errors.extend(errors)
             if body is None:
                 continue
-            key = secret_key(name)
+            key = secret_key(name, neutral)
             result.resources[key] = body
             if not body.get("exists") and name in plan.configured and not plan.references[name]:
                 # Named in the config, used by nothing, absent: most likely a misspelt name.
@@ -177,7 +194,7 @@ class SecretManagerCollector(ApiCollector):
     ) -> dict[str, Any] | None:
         from google.api_core import exceptions as core
 
-        key = secret_key(name)
+        key = secret_key(name, neutral)
         project = _project_of(name, env)
         secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
         try:
@@ -189,6 +206,7 @@ class SecretManagerCollector(ApiCollector):
         except api_failures() as exc:
             errors.append(failure_record(SOURCE, key, exc, GET_PERMISSION))
             return None
+        limiter = self._workers.limits.limiter("secretmanager", project)
         listing = self._call(
             "secretmanager",
             project,
@@ -196,7 +214,7 @@ class SecretManagerCollector(ApiCollector):
             request={"parent": secret_path},
         )
         versions = guarded(
-            lambda: list(listing()),
+            lambda: [v for page in pages(listing(), limiter.acquire) for v in page.versions],
             source=SOURCE,
             resource=key,
             errors=errors,
@@ -258,10 +276,17 @@ class SecretManagerCollector(ApiCollector):
                 request={"name": f"{secret_path}/versions/{number}"},
             )
             response = guarded(
-                call, source=SOURCE, resource=key, errors=errors, permission=ACCESS_PERMISSION
+                call,
+                source=SOURCE,
+                resource=key,
+                errors=errors,
+                permission=ACCESS_PERMISSION,
+                path=f"payloads.{number}",
             )
             if response is None:
-                return None
+                # The value is lost, not what else was read: versions and references still count.
+                result[number] = dict(UNREADABLE)
+                continue
             # Reduce the payload to its keyed fingerprint at once; nothing else keeps it.
             result[number] = self._fingerprints.redacted(response.payload.data)
         return result

@@ -50,7 +50,13 @@ class FaultSpec(_Strict):
     path: str = Field(description="Regular expression searched in the request path")
     method: str = "GET"
     status: int = 503
-    body: str = Field(default="json", pattern="^(json|html|malformed|truncated|reset|slow)$")
+    body: str = Field(
+        default="json",
+        pattern="^(json|html|malformed|truncated|reset|slow|trickle|repeat-token|deep)$",
+        description="json: an error; slow: the normal answer after delay_seconds; trickle: the "
+        "normal answer one byte every delay_seconds; repeat-token: the normal answer with a "
+        "nextPageToken that never changes; deep: an error body nested 200,000 levels deep",
+    )
     times: int | None = None
     delay_seconds: float = 0.0
     message: str | None = Field(default=None, description="Error message of a json fault")

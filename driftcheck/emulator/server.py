@@ -338,14 +338,40 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             self._send_error(exc)
             return
+        if fault is not None and fault.spec.body == "repeat-token":
+            body["nextPageToken"] = "the-same-token"
+        if fault is not None and fault.spec.body == "trickle":
+            self._trickle(json.dumps(body).encode("utf-8"), fault.spec.delay_seconds or 1.0)
+            return
         self._send_json(200, body)
+
+    def _trickle(self, data: bytes, interval: float) -> None:
+        """The whole answer, one byte at a time: each read succeeds, the call never ends."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            self.close_connection = True  # the client gave up, as it should
 
     def _inject(self, spec: FaultSpec) -> bool:
         """Answer with the fault; False when the fault only delays a normal answer."""
+        if spec.body in ("trickle", "repeat-token"):
+            return False  # the normal answer, altered on its way out
         if spec.delay_seconds:
             time.sleep(spec.delay_seconds)
         if spec.body == "slow":
             return False
+        if spec.body == "deep":
+            depth = 200_000
+            nested = b'{"error": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
+            self._send_raw(spec.status, nested, "application/json")
+            return True
         if spec.body == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
