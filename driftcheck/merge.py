@@ -15,10 +15,13 @@ from driftcheck.model import Evidence, Finding, FindingKind
 from driftcheck.severity import causes_of
 
 
-def _primary_order(finding: Finding) -> tuple[int, int, str, str]:
+def _primary_order(finding: Finding, follower: bool) -> tuple[int, int, int, str, str]:
+    """The most telling part first: the most severe, a violation, a cause before what follows
+    from it (a missing service before the secret only it used)."""
     return (
         -finding.severity.rank,
         0 if finding.kind is FindingKind.VIOLATION else 1,
+        1 if follower else 0,
         finding.resource,
         finding.path,
     )
@@ -67,19 +70,21 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
                 groups.union(first_with_cause[cause], index)
             else:
                 first_with_cause[cause] = index
+    followers: set[int] = set()
     for index, cause in following:
         if cause in first_with_cause:
             groups.union(first_with_cause[cause], index)
-    members: dict[int, list[Finding]] = {}
+            followers.add(index)
+    members: dict[int, list[tuple[Finding, bool]]] = {}
     for index, finding in enumerate(findings):
-        members.setdefault(groups.find(index), []).append(finding)
+        members.setdefault(groups.find(index), []).append((finding, index in followers))
     return [_merged(parts) for _root, parts in sorted(members.items())]
 
 
-def _merged(parts: list[Finding]) -> Finding:
+def _merged(parts: list[tuple[Finding, bool]]) -> Finding:
     if len(parts) == 1:
-        return parts[0]
-    ordered = sorted(parts, key=_primary_order)
+        return parts[0][0]
+    ordered = [finding for finding, _ in sorted(parts, key=lambda p: _primary_order(*p))]
     primary = ordered[0]
     others = len(parts) - 1
     return primary.model_copy(

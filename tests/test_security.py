@@ -41,6 +41,18 @@ class Canaries:
         self.values.append(value)
         return value
 
+    def word(self, kind: str) -> str:
+        """A low-entropy canary (``pw-<kind>-canary-<n>``): no entropy rule can catch it, so
+        only the rule meant for its place can."""
+        value = f"pw-{kind}-canary-{len(self.values)}"
+        self.values.append(value)
+        return value
+
+    def literal(self, value: str) -> str:
+        """A canary of a fixed shape (a token format), searched for like the others."""
+        self.values.append(value)
+        return value
+
     def token(self) -> str:
         value = jwt.encode(
             {
@@ -58,6 +70,62 @@ class Canaries:
         return value
 
 
+def plant_everywhere(backend: dict[str, Any], canaries: Canaries) -> None:
+    """A canary in each place real Cloud Run services keep secrets (and each token format)."""
+    c = canaries.word
+    container = backend["template"]["containers"][0]
+    container["env"] += [
+        {"name": name, "value": c(name.lower().replace("_", ""))}
+        for name in (
+            "DB_PASS",
+            "MYSQL_PWD",
+            "SMTP_PASS",
+            "ADMIN_PW",
+            "REDIS_PASS",
+            "PGPASSWORD",
+            "JWTSECRET",
+        )
+    ]
+    sa_key = '{"type": "service_account", "private_key": "' + c("sakey") + '"}'
+    container["env"] += [
+        {"name": "GOOGLE_SERVICE_ACCOUNT", "value": sa_key},
+        {"name": "SLACK", "value": "https://hooks.slack.com/services/T0/B0/" + c("slack")},
+        {"name": "DISCORD", "value": "https://discord.com/api/webhooks/1234/" + c("discord")},
+        {"name": "TEAMS", "value": "https://acme.webhook.office.com/webhookb2/" + c("teams")},
+        {"name": "PG_URL", "value": f"postgres://u:{c('slashpw')}/x@db:5432/app"},
+        {"name": "JDBC", "value": f"jdbc:mysql://db/app?user=u&password={c('jdbc')}"},
+        {"name": "ADO", "value": f"Server=db;User Id=sa;Password={c('ado')};"},
+        {"name": "NPMRC", "value": f"//registry.npmjs.org/:_authToken={c('npm')}"},
+        {"name": "AWS_ID", "value": canaries.literal("ABIA" + "Q" * 16)},
+        {"name": "HEX", "value": canaries.literal("9f3a" * 6)},
+        {"name": "UPPER", "value": canaries.literal("QWERTYUIOPASDFGHJKLZXCVBNMQWERTY")},
+        {"name": "PUTTY", "value": "PuTTY-User-Key-File-2: ssh-rsa\n" + c("putty")},
+    ]
+    container["args"] = [
+        f"--api-key={canaries.literal('AKIA' + 'Z' * 16)}",
+        "--password",
+        c("argpw"),
+        f"--dsn=postgres://u:{c('argurl')}@db/app",
+    ]
+    container["command"] = ["/app", f"--token={c('cmdtoken')}"]
+    container["livenessProbe"] = {
+        "httpGet": {
+            "path": f"/health?token={c('probepath')}",
+            "httpHeaders": [
+                {"name": "Authorization", "value": f"Bearer {c('probebearer')}"},
+                {"name": "X-Api-Key", "value": "AIza" + c("probekey")[:35].ljust(35, "x")},
+            ],
+        }
+    }
+    backend["labels"] = {**backend.get("labels", {}), "api-token": c("label")}
+    backend["annotations"] = {"deploy/secret": c("annotation")}
+    backend["description"] = f"uses password={c('description')}"
+    backend["buildConfig"] = {"environmentVariables": {"NPM_TOKEN": c("buildenv")}}
+    backend["template"]["annotations"] = {
+        "x/webhook": f"https://hooks.slack.com/services/T/B/{c('tannot')}"
+    }
+
+
 def canary_estate(canaries: Canaries) -> Scenario:
     def env_project(project_id: str, number: str) -> dict[str, Any]:
         backend = service("backend", project_id)
@@ -71,6 +139,7 @@ def canary_estate(canaries: Canaries) -> Scenario:
             },
             {"name": "OLD", "valueSource": {"secretKeyRef": {"secret": "e2e", "version": "1"}}},
         ]
+        plant_everywhere(backend, canaries)
         versions = [
             {"version": 1, "state": "DISABLED", "payload": canaries.new("payload")},
             {"version": 2, "state": "ENABLED", "payload": canaries.new("payload")},

@@ -719,7 +719,7 @@ def test_html_report_shows_coverage_gaps_and_evidence_in_a_browser(
     page = browser.new_page()
     try:
         page.goto((tmp_path / "reports" / "staging-vs-production.html").as_uri())
-        assert page.locator("#status").inner_text() == "incomplete"
+        assert page.locator("#status").inner_text().lower() == "incomplete"
         row = page.locator(f"#coverage tr[data-kind='service'][data-region='{REGION}']")
         assert row.locator("td[data-matched]").inner_text() == "2"
         other = page.locator(f"#coverage tr[data-kind='service'][data-region='{SECOND_REGION}']")
@@ -732,3 +732,217 @@ def test_html_report_shows_coverage_gaps_and_evidence_in_a_browser(
         assert f"region/{SECOND_REGION}" in findings
     finally:
         page.close()
+
+
+# Found by attacking the verdicts ---------------------------------------------------------------
+def _with_secret_env(service: dict[str, Any], variable: str, secret: str) -> dict[str, Any]:
+    service["template"]["containers"][0]["env"].append(
+        {"name": variable, "valueSource": {"secretKeyRef": {"secret": secret, "version": "1"}}}
+    )
+    return service
+
+
+def test_env_suffixed_secrets_are_read_by_their_real_names(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+
+    def env_with_secret(env: str, project_id: str, number: str) -> dict[str, Any]:
+        services = [
+            _with_secret_env(
+                real_service("api", env, project_id, number), "DB_PASSWORD", f"db-password-{env}"
+            ),
+            real_service("ws-gateway", env, project_id, number),
+        ]
+        result = environment(env, project_id, number, services=services)
+        result["secrets"] = {
+            f"db-password-{env}": {"versions": [{"version": 1, "payload": f"canary-{env}-db"}]}
+        }
+        return result
+
+    server = emulator(
+        real_estate(
+            prod=env_with_secret("prod", PROD, PROD_NUMBER),
+            staging=env_with_secret("stg", STAGING, STAGING_NUMBER),
+        )
+    )
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+    assert coverage(report_of(tmp_path), "secret") == {"global": (2, 0, 0)}
+    read = {path for _method, path in server.calls if "db-password" in path}
+    assert f"/v1/projects/{PROD}/secrets/db-password-prod" in read
+    assert f"/v1/projects/{STAGING}/secrets/db-password-stg" in read
+    assert not [path for path in read if "${" in path]
+
+
+def test_two_services_with_one_neutral_name_are_a_gap_not_a_silent_drop(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path, staging={"name_map": {"stg": "${env}", "staging": "${env}"}})
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "staging", STAGING, STAGING_NUMBER, timeout="5s"),
+            real_service("api", "stg", STAGING, STAGING_NUMBER),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+    emulator(real_estate(staging=staging))
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 3, result.stderr
+    assert "have the neutral name service/us-central1/api-${env}" in result.stderr
+
+
+def test_container_and_volume_names_follow_the_name_map(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+
+    def env_with_named_parts(env: str, project_id: str, number: str) -> dict[str, Any]:
+        services = [
+            real_service("api", env, project_id, number),
+            real_service("ws-gateway", env, project_id, number),
+        ]
+        template = services[0]["template"]
+        template["containers"][0]["name"] = f"api-{env}-1"
+        template["containers"][0]["volumeMounts"] = [
+            {"name": f"config-{env}", "mountPath": "/etc/app"}
+        ]
+        template["volumes"] = [{"name": f"config-{env}", "emptyDir": {"medium": "MEMORY"}}]
+        return environment(env, project_id, number, services=services)
+
+    emulator(
+        real_estate(
+            prod=env_with_named_parts("prod", PROD, PROD_NUMBER),
+            staging=env_with_named_parts("stg", STAGING, STAGING_NUMBER),
+        )
+    )
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+
+
+def test_the_project_number_is_learnt_when_not_configured(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path, production={"project_number": None}, staging={"project_number": None})
+
+    def env_with_compute_sa(env: str, project_id: str, number: str) -> dict[str, Any]:
+        services = [
+            real_service("api", env, project_id, number),
+            real_service("ws-gateway", env, project_id, number),
+        ]
+        services[0]["template"]["serviceAccount"] = (
+            f"{number}-compute@developer.gserviceaccount.com"
+        )
+        return environment(env, project_id, number, services=services)
+
+    emulator(
+        real_estate(
+            prod=env_with_compute_sa("prod", PROD, PROD_NUMBER),
+            staging=env_with_compute_sa("stg", STAGING, STAGING_NUMBER),
+        )
+    )
+    assert cli("baseline", "production").code == 0
+    baseline = (tmp_path / "baselines" / "production.yaml").read_text()
+    assert f"project_number: '{PROD_NUMBER}'" in baseline
+    assert "${project}-compute@developer.gserviceaccount.com" in baseline
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+
+
+def test_a_value_naming_the_other_environment_is_drift(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    services = [
+        real_service("api", "stg", STAGING, STAGING_NUMBER),
+        real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+    ]
+    # Staging calls production's upstream: literally what production has, and wrong.
+    services[0]["template"]["containers"][0]["env"][1]["value"] = "http://api-prod.internal"
+    emulator(real_estate(staging=environment("stg", STAGING, STAGING_NUMBER, services=services)))
+    assert cli("baseline", "production").code == 0
+    assert cli("check", "staging", "--against", "production").code == 1
+    assert active(report_of(tmp_path)) == [
+        ("service/us-central1/api-${env}", "template.containers.app.env.UPSTREAM.value")
+    ]
+
+
+def test_a_service_on_one_side_and_its_secret_are_one_finding(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    extra = _with_secret_env(
+        real_service("worker", "stg", STAGING, STAGING_NUMBER), "TOKEN", "worker-token"
+    )
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+            extra,
+        ],
+    )
+    staging["secrets"] = {"worker-token": {"versions": [{"version": 1, "payload": "canary-w"}]}}
+    emulator(real_estate(staging=staging))
+    assert cli("baseline", "production").code == 0
+    assert cli("check", "staging", "--against", "production").code == 1
+    report = report_of(tmp_path)
+    [finding] = [f for f in report.findings if f.active]
+    assert finding.resource == "service/us-central1/worker-${env}"
+    # The service, the secret only it uses, and its reference to the shared secret.
+    assert {e.resource for e in finding.evidence} == {
+        "service/us-central1/worker-${env}",
+        "secret/worker-token",
+        "secret/shared-secrets/geoip",
+    }
+
+
+def test_a_secret_used_only_in_a_region_read_on_one_side_is_not_compared(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path, production={"regions": [REGION, SECOND_REGION]})
+    prod = environment("prod", PROD, PROD_NUMBER, regions=(REGION, SECOND_REGION))
+    eu = _with_secret_env(
+        real_service("eu-api", "prod", PROD, PROD_NUMBER, region=SECOND_REGION), "K", "eu-key"
+    )
+    prod["services"][SECOND_REGION].append(eu)
+    prod["secrets"] = {"eu-key": {"versions": [{"version": 1, "payload": "canary-eu"}]}}
+    emulator(real_estate(prod=prod))
+    assert cli("baseline", "production").code == 0
+    assert cli("check", "staging", "--against", "production").code == 1
+    report = report_of(tmp_path)
+    assert active(report) == [(f"region/{SECOND_REGION}", "")]
+    [secrets] = [c for c in report.coverage if c.kind == "secret"]
+    assert [n.resource for n in secrets.not_compared] == ["secret/eu-key"]
+
+
+def test_a_suppression_must_say_what_it_suppresses(cli: Run, tmp_path: Path) -> None:
+    write_config(tmp_path)
+    path = tmp_path / "driftcheck.yaml"
+    rule = {"accepted": None, "reason": "r", "owner": "o", "expires": "2099-01-01"}
+    path.write_text(path.read_text() + dump_yaml({"rules": {"suppress": [rule]}}))
+    result = cli("check", "staging")
+    assert result.code == 2
+    assert "a suppression needs an id, or a resource and path" in result.stderr
+
+
+def test_no_secret_payloads_never_reads_a_policy_secret(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path, production={"auth": {"policy": {"secret": "claim-policy"}}})
+    prod = environment("prod", PROD, PROD_NUMBER)
+    prod["secrets"] = {"claim-policy": {"versions": [{"version": 1, "payload": "issuer: x"}]}}
+    server = emulator(real_estate(prod=prod))
+    config = str(tmp_path / "driftcheck.yaml")
+    result = run_cli("--config", config, "--no-secret-payloads", "collect", "production")
+    assert result.code == 3
+    assert "payloads are not accessed (--no-secret-payloads)" in result.stderr
+    assert not [p for _m, p in server.calls if p.endswith(":access")]

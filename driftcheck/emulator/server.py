@@ -179,7 +179,10 @@ class _Api:
         services, _index = self._services(project, location)
         cap = self.state.scenario.max_page_size
         size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
-        start = int((query.get("pageToken") or ["0"])[0] or 0)
+        token = (query.get("pageToken") or ["0"])[0] or "0"
+        if not token.isdigit():
+            raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
+        start = int(token)
         page = services[start : start + size]
         body: dict[str, Any] = {"services": page}
         if start + size < len(services):
@@ -333,8 +336,11 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "GET":
             self._send_error(ApiError(405, f"Method {method} is not supported by the emulator."))
             return
+        query = parse_qs(url.query)
+        if fault is not None and fault.spec.body == "repeat-token":
+            query.pop("pageToken", None)  # always the first page, always the same token
         try:
-            body = _Api(state).route(url.path, parse_qs(url.query))
+            body = _Api(state).route(url.path, query)
         except ApiError as exc:
             self._send_error(exc)
             return

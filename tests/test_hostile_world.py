@@ -1,0 +1,176 @@
+"""A hostile world, round two: APIs that never finish answering, bodies that crash parsers,
+and secrets where real services keep them.
+
+Each hang is a real driftcheck process against the emulator; the harness bounds its wall-clock
+time (a hang fails the test), and the test asserts the outcome, not the timing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.model import DriftReport
+from tests.conftest import TEST_KEY
+from tests.factories import PROD, project, scenario, service, write_config
+
+Start = Callable[[Scenario], EmulatorServer]
+HARNESS_BOUND = 90  # seconds: far above any bounded run, far below a hang
+
+
+def estate(*faults: FaultSpec, secrets: dict[str, Any] | None = None) -> Scenario:
+    backend = service("backend")
+    if secrets:
+        backend["template"]["containers"][0]["env"].append(
+            {"name": "KEY", "valueSource": {"secretKeyRef": {"secret": "key", "version": "1"}}}
+        )
+    return scenario(projects={PROD: project([backend], secrets=secrets)}, faults=list(faults))
+
+
+def configure(directory: Path, timeout: float = 2, retry: float = 1) -> Path:
+    return write_config(
+        directory,
+        environments={"production": {"project": PROD, "regions": ["us-central1"]}},
+        api={"timeout_seconds": timeout, "retry_seconds": retry},
+    )
+
+
+def start(server: EmulatorServer, config: Path, *args: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY,
+        "DRIFTCHECK_RUN_ENDPOINT": server.url,
+        "DRIFTCHECK_SECRETMANAGER_ENDPOINT": server.url,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "driftcheck", "--config", str(config), "-q", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    try:
+        _out, err = process.communicate(timeout=HARNESS_BOUND)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("driftcheck hung")
+    return process.returncode, err
+
+
+@pytest.mark.parametrize(
+    ("path", "secrets"),
+    [
+        (r"/services$", None),
+        (r"/secrets/key/versions$", {"key": {"versions": [{"version": 1, "payload": "p"}]}}),
+    ],
+)
+def test_a_page_token_that_repeats_forever_ends_the_listing(
+    emulator: Start, tmp_path: Path, path: str, secrets: dict[str, Any] | None
+) -> None:
+    server = emulator(estate(FaultSpec(path=path, body="repeat-token"), secrets=secrets))
+    code, err = finish(start(server, configure(tmp_path), "collect", "production"))
+    assert code == 3, err
+    assert "pagination did not end: the API repeated a page token" in err
+    listed = [p for _m, p in server.calls if p.endswith(path.strip("$").replace("\\", ""))]
+    assert len(listed) <= 3  # the loop was noticed at once, not after hammering the API
+    assert "Traceback" not in err
+
+
+def test_an_answer_that_trickles_is_bounded_in_total(emulator: Start, tmp_path: Path) -> None:
+    fault = FaultSpec(path=r"/services$", body="trickle", delay_seconds=0.3)
+    server = emulator(estate(fault))
+    code, err = finish(start(server, configure(tmp_path), "collect", "production"))
+    assert code == 3, err
+    assert "timed out" in err or "gave up" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stuck_call_never_blocks_an_interruption(
+    emulator: Start, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    # Each read succeeds within its timeout, and the call would last ~20 minutes.
+    fault = FaultSpec(path=r"/services$", body="trickle", delay_seconds=1.0)
+    server = emulator(estate(fault))
+    config = configure(tmp_path, timeout=600, retry=600)
+    process = start(server, config, "baseline", "production")
+    deadline = time.monotonic() + 30
+    while not server.calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert process.poll() is None
+    process.send_signal(sig)
+    try:
+        _out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("an interruption did not stop driftcheck while a call was stuck")
+    assert process.returncode == code, err
+    assert "half-written" in err
+    assert not (tmp_path / "baselines").exists()
+
+
+def test_a_pathologically_nested_error_body_is_unreadable_not_a_crash(
+    emulator: Start, tmp_path: Path
+) -> None:
+    server = emulator(estate(FaultSpec(path=r"/services$", status=500, body="deep")))
+    code, err = finish(start(server, configure(tmp_path), "collect", "production"))
+    assert code == 3, err
+    assert "internal error" not in err
+    assert "Traceback" not in err
+
+
+def test_a_malformed_snapshot_body_is_an_input_error_naming_the_file(tmp_path: Path) -> None:
+    header = (
+        "schema_version: 2\nenvironment: {env}\nproject: acme-prod\n"
+        "regions: {{us-central1: us-central1}}\ncollected_at: t\ntool_version: x\n"
+    )
+    good = tmp_path / "a.yaml"
+    good.write_text(header.format(env="production") + "resources: {}\n")
+    bad = tmp_path / "b.yaml"
+    bad.write_text(
+        header.format(env="staging")
+        + "resources:\n  secret/x:\n    exists: true\n    latest: '1'\n"
+    )
+    env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY}
+    done = subprocess.run(
+        [sys.executable, "-m", "driftcheck", "diff", str(good), str(bad), "--out-dir", "out"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HARNESS_BOUND,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{bad}: resources.secret/x: not shaped as driftcheck writes it" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_reports_of_a_bounded_failure_are_still_written(emulator: Start, tmp_path: Path) -> None:
+    """A trickling IAM read loses the IAM policy only; the check still reports what was read."""
+    fault = FaultSpec(path=r":getIamPolicy$", body="trickle", delay_seconds=0.3)
+    server = emulator(estate())
+    config = configure(tmp_path)
+    assert finish(start(server, config, "baseline", "production"))[0] == 0
+    server.add_fault(fault)
+    code, err = finish(start(server, config, "check", "production"))
+    assert code == 3, err
+    report = DriftReport.model_validate_json(
+        (tmp_path / "reports" / "production-vs-production.json").read_text()
+    )
+    assert [(e.resource, e.path) for e in report.errors] == [("service/us-central1/backend", "iam")]
+    assert report.coverage[0].matched == 1
