@@ -15,9 +15,9 @@ import yaml
 from pydantic import ValidationError
 
 from driftcheck.config import describe_validation_error
-from driftcheck.errors import BaselineError, InputError
+from driftcheck.errors import BaselineError, InputError, ReportError
 from driftcheck.model import SNAPSHOT_SCHEMA_VERSION, Snapshot
-from driftcheck.yamlio import dump_yaml, load_yaml, write_text_atomic
+from driftcheck.yamlio import MAX_SNAPSHOT_BYTES, dump_yaml, load_yaml, write_text_atomic
 
 HEADER_FIELDS = (
     "schema_version",
@@ -53,8 +53,16 @@ def body_of(snapshot: Snapshot) -> str:
 
 
 def write_snapshot(path: Path, snapshot: Snapshot) -> None:
-    """Write atomically: readers see the old file or the new one, never half of one."""
-    write_text_atomic(path, snapshot_text(snapshot))
+    """Write atomically: readers see the old file or the new one, never half of one. A snapshot
+    larger than driftcheck reads is refused before anything is replaced."""
+    text = snapshot_text(snapshot)
+    size = len(text.encode("utf-8"))
+    if size > MAX_SNAPSHOT_BYTES:
+        raise ReportError(
+            f"{path}: the snapshot is {size} bytes, larger than the {MAX_SNAPSHOT_BYTES} byte "
+            "limit driftcheck reads; narrow the environment (services, regions)"
+        )
+    write_text_atomic(path, text)
 
 
 def file_sha256(path: Path) -> str:
@@ -65,7 +73,7 @@ def file_sha256(path: Path) -> str:
 def read_snapshot(path: Path, what: str = "snapshot", environment: str | None = None) -> Snapshot:
     """Read and validate a snapshot or baseline; every error names file and place."""
     try:
-        document = load_yaml(path, what)
+        document = load_yaml(path, what, MAX_SNAPSHOT_BYTES)
     except InputError as exc:
         raise BaselineError(str(exc)) from None
     data: Any = document.data

@@ -126,6 +126,15 @@ def run_all(functions: Iterable[Callable[[], T]], name: str) -> list[T]:
         pool.shutdown(wait=False)
 
 
+def start_bounded(function: Callable[[], T]) -> Future[T]:
+    """Run ``function`` on a daemon thread of its own: its caller can stop waiting for it
+    (``future.result(timeout=…)``) without the process ever waiting for it again."""
+    pool = DaemonPool(1, "driftcheck-bounded")
+    future = pool.submit(function)
+    pool.shutdown(wait=False)
+    return future
+
+
 class Workers:
     """The worker pool every collector submits its API calls to, plus limits and progress."""
 

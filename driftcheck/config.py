@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from driftcheck.errors import ConfigError, InputError
-from driftcheck.model import Severity
+from driftcheck.model import EnvironmentName, Severity
 from driftcheck.yamlio import YamlDocument, load_yaml
 
 CONFIG_ENV_VAR = "DRIFTCHECK_CONFIG"
@@ -333,7 +333,7 @@ class Config(StrictModel):
     version: Literal[1]
     baselines_dir: Path = Path("baselines")
     reports_dir: Path = Path("reports")
-    environments: dict[str, Environment] = Field(min_length=1)
+    environments: dict[EnvironmentName, Environment] = Field(min_length=1)
     rules: Rules = Field(default_factory=Rules)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

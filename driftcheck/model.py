@@ -6,12 +6,24 @@ All models are frozen once built. Their JSON Schemas are published in ``schemas/
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SNAPSHOT_SCHEMA_VERSION = 2
 REPORT_SCHEMA_VERSION = 2
+
+
+ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+# An environment's name reaches file names (baselines/<env>.yaml, <env>-vs-<base>.json): a plain
+# token, never a path, a control character or an empty string.
+EnvironmentName = Annotated[
+    str,
+    Field(
+        pattern=ENVIRONMENT_NAME_PATTERN,
+        description="Letters, digits, '-' and '_', starting with a letter or digit; at most 63",
+    ),
+]
 
 
 class FrozenModel(BaseModel):
@@ -85,7 +97,7 @@ class Snapshot(FrozenModel):
     """The environment-neutral state of one environment, as collected or approved."""
 
     schema_version: int = SNAPSHOT_SCHEMA_VERSION
-    environment: str
+    environment: EnvironmentName
     project: str
     project_number: str | None = None
     regions: dict[str, str] = Field(

@@ -21,7 +21,10 @@ import yaml
 
 from driftcheck.errors import InputError, ReportError
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 20 * 1024 * 1024  # config, policies, scenarios: written by people
+# Snapshots and baselines are written by driftcheck itself: the limit it reads is the limit it
+# writes (see ``baseline.write_snapshot``), so a baseline it made is never refused by ``check``.
+MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024
 MAX_DEPTH = 64
 
 KeyPath = tuple[str | int, ...]
@@ -93,13 +96,11 @@ def _index_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int], de
             _index_lines(item, (*prefix, index), lines, depth + 1)
 
 
-def _read_text(path: Path, what: str) -> str:
+def _read_text(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                f"{path}: {what} is {size} bytes, larger than the {MAX_FILE_BYTES} byte limit"
-            )
+        if size > limit:
+            raise InputError(f"{path}: {what} is {size} bytes, larger than the {limit} byte limit")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found") from None
@@ -114,9 +115,9 @@ def _read_text(path: Path, what: str) -> str:
         raise InputError(f"{path}:{line}: {what} is not valid UTF-8") from None
 
 
-def load_yaml(path: Path, what: str = "file") -> YamlDocument:
+def load_yaml(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES) -> YamlDocument:
     """Parse one YAML file strictly; raise :class:`InputError` naming file and line."""
-    return parse_yaml(_read_text(path, what), path, what)
+    return parse_yaml(_read_text(path, what, limit), path, what)
 
 
 def parse_yaml(text: str, path: Path, what: str = "document") -> YamlDocument:

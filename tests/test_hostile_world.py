@@ -11,8 +11,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +176,108 @@ def test_reports_of_a_bounded_failure_are_still_written(emulator: Start, tmp_pat
     )
     assert [(e.resource, e.path) for e in report.errors] == [("service/us-central1/backend", "iam")]
     assert report.coverage[0].matched == 1
+
+
+@pytest.mark.parametrize("name", ["../escape", "/abs", "a b", "", "x" * 64, "café"])
+def test_an_environment_name_is_a_plain_token(
+    run_cli: Callable[..., Any], tmp_path: Path, name: str
+) -> None:
+    config = write_config(
+        tmp_path, environments={name: {"project": PROD, "regions": ["us-central1"]}}
+    )
+    result = run_cli("--config", str(config), "baseline", name or "x")
+    assert result.code == 2, result.stderr
+    assert "environments" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["driftcheck.yaml"]
+
+
+def test_a_snapshot_naming_a_path_as_its_environment_is_refused(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    body = (
+        "schema_version: 2\nenvironment: {env}\nproject: acme-prod\nregions: {{}}\n"
+        "collected_at: t\ntool_version: x\nresources: {{}}\n"
+    )
+    (tmp_path / "a.yaml").write_text(body.format(env="production"))
+    (tmp_path / "b.yaml").write_text(body.format(env="'../../escaped'"))
+    out = tmp_path / "out"
+    result = run_cli(
+        "diff", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"), "--out-dir", str(out)
+    )
+    assert result.code == 2
+    assert f"{tmp_path / 'b.yaml'}:2: environment:" in result.stderr
+    assert not out.exists()
+    assert not (tmp_path.parent / "escaped-vs-production.json").exists()
+
+
+def test_what_baseline_writes_check_reads(
+    emulator: Start,
+    run_cli: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The read limit and the write limit are one: a baseline too large to read is not written."""
+    import driftcheck.baseline
+
+    emulator(estate())
+    config = configure(tmp_path)
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    written = (tmp_path / "baselines" / "production.yaml").stat().st_size
+    monkeypatch.setattr(driftcheck.baseline, "MAX_SNAPSHOT_BYTES", written)
+    assert run_cli("--config", str(config), "check", "production").code == 0
+    monkeypatch.setattr(driftcheck.baseline, "MAX_SNAPSHOT_BYTES", written - 1)
+    (tmp_path / "baselines" / "production.yaml").unlink()
+    refused = run_cli("--config", str(config), "baseline", "production")
+    assert refused.code == 2
+    assert "larger than the" in refused.stderr
+    assert not (tmp_path / "baselines" / "production.yaml").exists()
+
+
+class _TrickleHandler(BaseHTTPRequestHandler):
+    """Answers 200 with a JSON body, one byte every 0.3 s: each read is quick, the answer
+    never ends in time."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        data = b'{"status": "ok", "issuer": "https://x"}' * 20
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("where", ["probe", "policy"])
+def test_http_sources_that_trickle_are_bounded_in_total(
+    emulator: Start, tmp_path: Path, where: str
+) -> None:
+    trickler = ThreadingHTTPServer(("127.0.0.1", 0), _TrickleHandler)
+    trickler.daemon_threads = True
+    threading.Thread(target=trickler.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{trickler.server_address[1]}/doc"
+    extra: dict[str, Any] = (
+        {"probes": [{"name": "health", "http": url, "timeout_seconds": 1}]}
+        if where == "probe"
+        else {"auth": {"policy": {"url": url}}}
+    )
+    config = write_config(
+        tmp_path,
+        environments={"production": {"project": PROD, "regions": ["us-central1"], **extra}},
+        api={"timeout_seconds": 2, "retry_seconds": 1},
+    )
+    server = emulator(estate())
+    try:
+        code, err = finish(start(server, config, "collect", "production"))
+    finally:
+        trickler.shutdown()
+        trickler.server_close()
+    assert code == 3, err
+    assert "no complete answer" in err or "timed out" in err

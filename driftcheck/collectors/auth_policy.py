@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from driftcheck.collectors.interface import (
 )
 from driftcheck.collectors.secrets import ACCESS_PERMISSION
 from driftcheck.compare import is_redacted
+from driftcheck.concurrency import start_bounded
 from driftcheck.config import (
     ApiSettings,
     AuthConfig,
@@ -81,7 +83,7 @@ class HttpFetcher:
         from google.api_core import exceptions as core
 
         try:
-            text = self._retry(self._get)(url)
+            text = self._retry(self._bounded_get)(url)
         except core.RetryError as exc:
             raise PolicyUnavailable(
                 f"gave up after retrying {display_url(url)}: {_http_reason(exc.cause)}"
@@ -94,6 +96,16 @@ class HttpFetcher:
             return parse_yaml(text, Path(display_url(url)), "document").data
         except InputError as exc:
             raise PolicyUnavailable(str(exc)) from None
+
+    def _bounded_get(self, url: str) -> str:
+        """One GET bounded in total time, not per read (a trickling server times out)."""
+        import httpx
+
+        future = start_bounded(partial(self._get, url))
+        try:
+            return future.result(timeout=self._timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no complete answer within {self._timeout:g} s") from None
 
     def _get(self, url: str) -> str:
         with self._client.stream(

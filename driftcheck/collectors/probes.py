@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from driftcheck.collectors.interface import CollectorResult
-from driftcheck.concurrency import Workers
+from driftcheck.concurrency import Workers, start_bounded
 from driftcheck.config import Environment, ProbeSpec, display_url
 from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
@@ -81,16 +81,26 @@ class ProbeCollector:
         neutral = Neutralizer(
             project=env.project, project_number=env.project_number, name_map=env.name_map
         )
-        futures = [
-            (spec, self._workers.submit(partial(self._run, env_name, spec))) for spec in env.probes
-        ]
+        # Each probe on a thread of its own, bounded in total: a server that trickles its answer
+        # (each read within the timeout) cannot hold the run.
+        futures = [(spec, start_bounded(partial(self._run, env_name, spec))) for spec in env.probes]
         for spec, future in futures:
             key = f"probe/{spec.name}"
             try:
-                body = future.result()
+                body = future.result(timeout=_total_time(spec))
             except ProbeUnreachable as exc:
                 result.errors.append(
                     CollectionErrorRecord(source=SOURCE, resource=key, message=str(exc))
+                )
+                continue
+            except TimeoutError:
+                target = display_url(str(spec.websocket or spec.http))
+                result.errors.append(
+                    CollectionErrorRecord(
+                        source=SOURCE,
+                        resource=key,
+                        message=f"{target}: no complete answer within {_total_time(spec):g} s",
+                    )
                 )
                 continue
             result.resources[key] = _neutral(body, neutral)
@@ -253,6 +263,11 @@ def _is_measurement(name: str, value: Any) -> bool:
         return False
     words = (*_MEASUREMENT_WORDS, "time", "date", "now", "clock", "age")
     return any(w in last for w in words) or last.endswith("_ms")
+
+
+def _total_time(spec: ProbeSpec) -> float:
+    """A probe's whole budget: the handshake or request, then the first messages."""
+    return spec.timeout_seconds * 2 + 2
 
 
 def _first_messages(connection: Any, wanted: int, timeout: float) -> tuple[list[str], int | None]:
