@@ -6,10 +6,12 @@ Heavy modules (google clients, deepdiff, jinja2) are imported inside commands so
 
 from __future__ import annotations
 
+import io
 import logging
 import signal
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -34,9 +36,19 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 def _echo_err(message: str) -> None:
-    from driftcheck.render.terminal import neutralize
+    """One line on stderr; control characters from any source are shown, never acted on."""
+    from driftcheck.render.text import neutralize
 
     click.echo(neutralize(message), err=True)
+
+
+class _NeutralFormatter(logging.Formatter):
+    """Log records on stderr, each line with its control characters neutralized."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from driftcheck.render.text import neutralize
+
+        return "\n".join(neutralize(line) for line in super().format(record).split("\n"))
 
 
 def _command_line() -> str:
@@ -76,7 +88,7 @@ def cli(
     """Detect configuration drift between Cloud Run environments and approved baselines."""
     _state["verbose"] = verbose
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("driftcheck: %(levelname)s: %(message)s"))
+    handler.setFormatter(_NeutralFormatter("driftcheck: %(levelname)s: %(message)s"))
     log.handlers[:] = [handler]  # only driftcheck's own logger: SDK loggers may log bodies
     log.propagate = False
     log.setLevel(logging.DEBUG if verbose else logging.WARNING)
@@ -120,7 +132,7 @@ def _refuse_incomplete(snapshot: Any, what: str) -> NoReturn:
 @click.pass_context
 def collect(ctx: click.Context, env: str, output: str | None) -> None:
     """Collect a live snapshot of ENV (YAML)."""
-    from driftcheck.baseline import snapshot_text, write_snapshot
+    from driftcheck.baseline import snapshot_text
     from driftcheck.pipeline import collect_environment
 
     config = _config(ctx)
@@ -130,7 +142,10 @@ def collect(ctx: click.Context, env: str, output: str | None) -> None:
     if snapshot.errors:
         _refuse_incomplete(snapshot, "snapshot")
     if output:
-        write_snapshot(Path(output), snapshot)
+        from driftcheck.render.interface import write_outputs
+
+        # A device or special file (-o /dev/stdout) is written to, never replaced.
+        write_outputs([(Path(output), snapshot_text(snapshot))])
         _echo_err(f"driftcheck: snapshot of {env} written to {output}")
     else:
         click.echo(snapshot_text(snapshot), nl=False)
@@ -184,6 +199,18 @@ def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
 
 def _report_options(function: Any) -> Any:
     function = click.option(
+        "--output",
+        "output",
+        type=click.Choice(["summary", "json"]),
+        default="summary",
+        show_default=True,
+        help="What goes to stdout: nothing but the stderr summary, or the report JSON "
+        "(then report files are written only when --out-dir is given).",
+    )(function)
+    function = click.option(
+        "--no-color", is_flag=True, help="No colour in the summary (also: NO_COLOR set)."
+    )(function)
+    function = click.option(
         "--fail-on",
         type=click.Choice(SEVERITY_NAMES),
         default="low",
@@ -198,38 +225,58 @@ def _report_options(function: Any) -> Any:
         "formats",
         default="json,html,md",
         show_default=True,
-        help="Comma-separated report formats: json, html, md.",
+        help="Comma-separated report formats: json, html, md, sarif.",
     )(function)
 
 
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the report options of ``check`` and ``diff`` ask for."""
+
+    formats: str
+    out_dir: Path | None
+    fail_on: str
+    output: str = "summary"
+    no_color: bool = False
+
+
 def _finish(
-    comparison: Any, formats: str, out_dir: Path, fail_on: str, *, reproduction: bool = False
+    comparison: Any, options: ReportOptions, default_dir: Path, *, reproduction: bool = False
 ) -> NoReturn:
-    from driftcheck.baseline import write_snapshot
+    """Write the report set (reports and the judged snapshot) as one, print, exit."""
+    from driftcheck.baseline import snapshot_text
     from driftcheck.model import Severity
+    from driftcheck.render import json as json_report
     from driftcheck.render.interface import (
         parse_formats,
         refuse_to_overwrite_evidence,
+        render_reports,
         report_stem,
-        write_reports,
+        write_outputs,
     )
-    from driftcheck.render.terminal import render_summary
+    from driftcheck.render.terminal import color_wanted, render_summary
     from driftcheck.report import exit_code
 
     report = comparison.report
+    code = exit_code(report, Severity(options.fail_on))
     stem = report_stem(report.environment, report.baseline.environment)
-    chosen = parse_formats(formats)
+    chosen = parse_formats(options.formats)
     written: list[Path] = []
-    if reproduction:
-        # A reproduction never replaces the evidence it reproduces, nor any report of a check.
-        refuse_to_overwrite_evidence(chosen, out_dir, stem)
-    written = write_reports(report, chosen, out_dir, stem)
-    if not reproduction:
-        snapshot_path = out_dir / f"{stem}.snapshot.yaml"
-        write_snapshot(snapshot_path, comparison.snapshot)
-        written.append(snapshot_path)
-    click.echo(render_summary(report, written), err=True)
-    sys.exit(exit_code(report, Severity(fail_on)))
+    # With --output json and no --out-dir, stdout is the report: no files.
+    if options.output != "json" or options.out_dir is not None:
+        out_dir = options.out_dir or default_dir
+        if reproduction:
+            # A reproduction never replaces the evidence it reproduces, nor any report of a check.
+            refuse_to_overwrite_evidence(chosen, out_dir, stem)
+        outputs = render_reports(report, chosen, out_dir, stem)
+        if not reproduction:
+            outputs.append((out_dir / f"{stem}.snapshot.yaml", snapshot_text(comparison.snapshot)))
+        written = write_outputs(outputs)
+    color = color_wanted(sys.stderr, no_color=options.no_color)
+    click.echo(render_summary(report, written, exit_code=code, color=color), err=True)
+    if options.output == "json":
+        click.echo(json_report.render(report), nl=False)
+    sys.exit(code)
 
 
 @cli.command()
@@ -244,16 +291,19 @@ def check(
     formats: str,
     out_dir: str | None,
     fail_on: str,
+    output: str,
+    no_color: bool,
 ) -> None:
     """Collect ENV, compare it with baselines/BASE_ENV.yaml, write reports, exit 0/1/3."""
     from driftcheck.pipeline import run_check
     from driftcheck.render.interface import parse_formats
 
     parse_formats(formats)  # a bad --format is a usage error before any API call
+    options = ReportOptions(formats, Path(out_dir) if out_dir else None, fail_on, output, no_color)
     config = _config(ctx)
     with _collection(ctx, config) as context:
         comparison = run_check(config, env, base_env or env, context, command=_command_line())
-    _finish(comparison, formats, Path(out_dir) if out_dir else config.reports_dir, fail_on)
+    _finish(comparison, options, config.reports_dir)
 
 
 @cli.command()
@@ -268,6 +318,8 @@ def diff(
     formats: str,
     out_dir: str | None,
     fail_on: str,
+    output: str,
+    no_color: bool,
 ) -> None:
     """Offline comparison: SNAPSHOT_A (baseline) vs SNAPSHOT_B, with the config's rules.
 
@@ -278,14 +330,13 @@ def diff(
     from driftcheck.render.interface import parse_formats
 
     parse_formats(formats)
+    options = ReportOptions(formats, Path(out_dir) if out_dir else None, fail_on, output, no_color)
     config_path = resolve_config_path(ctx.obj["config_path"])
     explicit = ctx.obj["config_path"] is not None
     config = load_config(config_path) if explicit or config_path.exists() else None
     comparison = run_diff(Path(snapshot_a), Path(snapshot_b), config, command=_command_line())
     default_dir = (config.reports_dir if config else Path("reports")) / REPRODUCTIONS_DIR
-    _finish(
-        comparison, formats, Path(out_dir) if out_dir else default_dir, fail_on, reproduction=True
-    )
+    _finish(comparison, options, default_dir, reproduction=True)
 
 
 @cli.command()
@@ -309,6 +360,25 @@ def demo(out_dir: str) -> None:
     sys.exit(run_demo(Path(out_dir)))
 
 
+def _echo_traceback() -> None:
+    """The current traceback (with -v), each line neutralized: messages quote data."""
+    from driftcheck.render.text import neutralize
+
+    for line in traceback.format_exc().rstrip("\n").split("\n"):
+        click.echo(neutralize(line), err=True)
+
+
+def _show_usage_error(exc: click.ClickException) -> None:
+    """click's own message (usage and error), with control characters neutralized: a value
+    given on the command line is echoed in it."""
+    from driftcheck.render.text import neutralize
+
+    buffer = io.StringIO()
+    exc.show(file=buffer)
+    for line in buffer.getvalue().rstrip("\n").split("\n"):
+        click.echo(neutralize(line), err=True)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and map errors to the documented exit codes."""
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -318,14 +388,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        _show_usage_error(exc)
         sys.exit(2)
     except (click.exceptions.Abort, KeyboardInterrupt):
         _echo_err("driftcheck: interrupted; nothing half-written was left behind")
         sys.exit(130)
     except DriftcheckError as exc:
         if _state["verbose"]:
-            traceback.print_exc()
+            _echo_traceback()
         _echo_err(f"driftcheck: error: {exc}")
         sys.exit(exc.exit_code)
     except Terminated:
@@ -333,7 +403,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(143)
     except Exception as exc:
         if _state["verbose"]:
-            traceback.print_exc()
+            _echo_traceback()
         _echo_err(
             f"driftcheck: internal error ({type(exc).__name__}); this is a bug, "
             "run with -v for the traceback"

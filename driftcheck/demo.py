@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from driftcheck.baseline import write_snapshot
+from driftcheck.baseline import snapshot_text, write_snapshot
 from driftcheck.clients import RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR
 from driftcheck.config import LoadedConfig, load_config
 from driftcheck.emulator import EmulatorServer, load_scenario
@@ -30,8 +31,8 @@ from driftcheck.pipeline import (
     collection_context,
     run_check,
 )
-from driftcheck.render.interface import ReportFormat, report_stem, write_reports
-from driftcheck.render.terminal import render_summary
+from driftcheck.render.interface import ReportFormat, render_reports, report_stem, write_outputs
+from driftcheck.render.terminal import color_wanted, render_summary
 from driftcheck.report import exit_code
 from driftcheck.yamlio import write_text_atomic
 
@@ -128,9 +129,12 @@ def _run_pipeline(
         )
         report = comparison.report
         stem = report_stem(env_name, "production")
-        paths = write_reports(report, list(ReportFormat), out_dir, stem)
-        snapshot_path = out_dir / f"{stem}.snapshot.yaml"
-        write_snapshot(snapshot_path, comparison.snapshot)
-        click.echo(render_summary(report, [*paths, snapshot_path]), err=True)
+        outputs = render_reports(report, list(ReportFormat), out_dir, stem)
+        outputs.append((out_dir / f"{stem}.snapshot.yaml", snapshot_text(comparison.snapshot)))
+        paths = write_outputs(outputs)
         codes[env_name] = exit_code(report, Severity.LOW)
+        summary = render_summary(
+            report, paths, exit_code=codes[env_name], color=color_wanted(sys.stderr)
+        )
+        click.echo(summary, err=True)
     return codes

@@ -112,6 +112,7 @@ def _change(observation: Finding | Evidence, context: HintContext) -> Change:
         baseline=observation.baseline,
         actual=observation.actual,
         checked=context.checked.resources,
+        approved=context.baseline.resources,
         cross_environment=context.cross_environment,
     )
 

@@ -37,9 +37,10 @@ VPC_EGRESS_FLAG = {"all_traffic": "all-traffic", "private_ranges_only": "private
 class Change:
     """One difference or violation, as a remedy sees it (values in their neutral form).
 
-    ``checked`` is the checked environment's snapshot resources, for facts a fix needs beyond
-    the two values (the newest enabled version of a secret); ``cross_environment`` tells whether
-    the baseline is another environment's (whose version numbers mean nothing here).
+    ``checked`` and ``approved`` are the resources of the checked snapshot and of the baseline,
+    for facts a fix needs beyond the two values (the newest enabled version of a secret, the
+    whole variable a one-field difference belongs to); ``cross_environment`` tells whether the
+    baseline is another environment's (whose version numbers mean nothing here).
     """
 
     resource: str
@@ -48,6 +49,7 @@ class Change:
     baseline: Any
     actual: Any
     checked: Mapping[str, Any] = field(default_factory=dict)
+    approved: Mapping[str, Any] = field(default_factory=dict)
     cross_environment: bool = False
 
 
@@ -282,16 +284,20 @@ _ENV = re.compile(
 
 def env_var(change: Change) -> list[Fix]:
     """``--update-env-vars`` / ``--remove-env-vars`` for values, ``--update-secrets`` /
-    ``--remove-secrets`` for secret references. A redacted value gets no command."""
+    ``--remove-secrets`` for secret references. The fix sets the whole variable as the baseline
+    has it (a value that became a secret reference is one fix, whichever field a finding names).
+    A redacted value gets no command."""
     match = _ENV.fullmatch(change.path)
     if match is None:
         return []
     container, name = _container_flag(match.group("c")), match.group("name")
-    if match.group("field") is None:  # the whole variable was added or removed
+    before = _variable(change.approved, change, match)
+    after = _variable(change.checked, change, match)
+    if before is None and after is None:  # snapshots not at hand: the finding's own values
         before, after = change.baseline, change.actual
-    else:
-        before = _variable_with(change, match.group("field"), change.baseline)
-        after = _variable_with(change, match.group("field"), change.actual)
+        if match.group("field") is not None:
+            before = None if before is None else {match.group("field"): before}
+            after = None if after is None else {match.group("field"): after}
     if not isinstance(before, dict):  # only the checked side has it
         if not isinstance(after, dict):
             return []
@@ -306,22 +312,12 @@ def env_var(change: Change) -> list[Fix]:
     return _update(*container, _list_flag("--update-env-vars", [f"{name}={_scalar(value)}"]))
 
 
-def _variable_with(change: Change, field_name: str, value: Any) -> dict[str, Any] | None:
-    """The variable a one-field difference belongs to; a secret reference needs both fields,
-    so the missing one is taken from the checked side when the finding only names one."""
-    if value is None:
-        return None
-    if field_name == "value":
-        return {"value": value}
-    other = "version" if field_name == "secret" else "secret"
-    checked = _checked_variable(change)
-    return {field_name: value, other: (checked or {}).get(other, "latest")}
-
-
-def _checked_variable(change: Change) -> dict[str, Any] | None:
-    match = _ENV.fullmatch(change.path)
-    body = change.checked.get(change.resource)
-    if match is None or not isinstance(body, dict):
+def _variable(
+    resources: Mapping[str, Any], change: Change, match: re.Match[str]
+) -> dict[str, Any] | None:
+    """The whole variable the change is about, in one snapshot's resources."""
+    body = resources.get(change.resource)
+    if not isinstance(body, dict):
         return None
     containers = (body.get("template") or {}).get("containers") or {}
     variable = ((containers.get(match.group("c")) or {}).get("env") or {}).get(match.group("name"))

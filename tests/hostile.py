@@ -25,6 +25,15 @@ HOSTILE = [
     "\x1b[31mred\x1b[0m\x07",
     "<a href='http://198.51.100.7/x'>link</a>",
 ]
+# Text that would render as something else in a report: bidi controls that reorder what is shown
+# ("Trojan Source"), what GitHub turns into links, markup that closes a Markdown section or opens a
+# code block. Only reports carry these (hostile_report), not the estates of other tests.
+REPORT_HOSTILE = [
+    "trusted\u202eexe.txt\u2066evil\u2069",
+    "see https://evil.example.com/x and www.evil.example.com or ops@evil.example.com",
+    "</summary></details><details open><summary>",
+    "```\n```sh\nrm -rf /tmp/x\n```",
+]
 
 
 def hostile_report() -> DriftReport:
@@ -38,7 +47,7 @@ def hostile_report() -> DriftReport:
             actual=[text, "ok"],
             message=f"changed: {text}",
         )
-        for text in HOSTILE
+        for text in [*HOSTILE, *REPORT_HOSTILE]
     ]
     timeout = make_finding(
         "service/backend",
@@ -59,13 +68,13 @@ def hostile_report() -> DriftReport:
             message=f"observed: {text}",
         )
         # Not the javascript: URL: the HTML search-filter test expects one row to mention it.
-        for text in HOSTILE
+        for text in [*HOSTILE, *REPORT_HOSTILE]
         if not text.startswith("javascript:")
     ]
     findings.append(timeout.model_copy(update={"evidence": evidence}))
     errors = [
         CollectionErrorRecord(source=text, resource=f"service/{text}", path=text, message=text)
-        for text in HOSTILE
+        for text in [*HOSTILE, *REPORT_HOSTILE]
     ]
     coverage = [
         Coverage(
@@ -78,7 +87,7 @@ def hostile_report() -> DriftReport:
             only_in_actual=0,
             not_compared=[NotCompared(resource=f"service/{text}", why=text)],
         )
-        for text in HOSTILE
+        for text in [*HOSTILE, *REPORT_HOSTILE]
     ]
     return build_report(
         environment="<b>staging</b>",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def incident() -> Scenario:
             ),
         }
     )
+
+
+def found_id(report: DriftReport, path_prefix: str) -> str:
+    (finding,) = [f for f in report.findings if f.path.startswith(path_prefix)]
+    return finding.id
 
 
 def report_of(directory: Path, stem: str) -> DriftReport:
@@ -89,13 +95,17 @@ def test_staging_against_production_reports_each_planted_drift(
         ("template.containers.app.ports.8080.name", "high"),
         ("template.containers.app.env.SESSION_SECRET", "medium"),
     } <= found
-    assert "staging vs production: DRIFT" in result.stderr
-    assert "\n  compared 1 service in us-central1\n" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "driftcheck: staging (acme-staging) vs production (acme-prod): DRIFT"
+    assert lines[1] == "  compared 1 service in us-central1"
+    assert lines[2] == "  ~ service/us-central1/backend"
     ingress = next(f for f in report.findings if f.path == "ingress")
-    assert f"  [critical] {ingress.id} service/us-central1/backend: ingress changed" in (
-        result.stderr
-    )
-    assert "staging-vs-production.html" in result.stderr
+    ingress_line = "ingress: ingress_traffic_internal_only -> ingress_traffic_all"
+    assert f"    ~ critical {ingress_line}  {ingress.id}" in lines
+    invoker = f"+ allUsers, - user:a@x.com  {found_id(report, 'iam')}"
+    assert f"    ~ critical iam.roles/run.invoker: {invoker}" in lines
+    assert lines[-1].startswith("Drift: ") and "; exit 1. Next: run driftcheck hints " in lines[-1]
+    assert lines[-1].endswith("staging-vs-production.html.")
 
 
 def test_fail_on_raises_the_threshold(emulator: Start, cli: Run) -> None:
@@ -322,3 +332,24 @@ def test_verbose_logs_what_was_collected(emulator: Start, cli: Run) -> None:
     result = cli("-v", "collect", "production")
     assert result.code == 0
     assert "production: collected 1 service in" in result.stderr
+
+
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("check", "production", "--fail-on", "\x1b]0;pwned\x07"),  # click's own usage error
+        ("check", "prod\x1b[2J\u202euction"),  # a driftcheck error naming the input
+        ("-v", "check", "staging\x9b31m", "--against", "production"),  # with -v logging
+        ("hints", "/nonexistent/\x1b[31mreport.json"),
+    ],
+)
+def test_stderr_carries_no_control_character_from_any_source(
+    emulator: Start, cli: Run, args: tuple[str, ...]
+) -> None:
+    emulator(incident())
+    result = cli(*args)
+    assert result.code == 2
+    assert result.stderr and not CONTROL.search(result.stderr.replace("\n", "")), result.stderr

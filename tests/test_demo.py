@@ -64,6 +64,23 @@ def test_demo_runs_and_reports_the_incident(
     assert "fields.dependencies.redis.status" in {e.path for e in redis.evidence}
     ignored = [f for f in drift.findings if f.ignored]
     assert ignored and all(f.path.startswith("template.scaling.") for f in ignored)
-    for suffix in ("json", "html", "md"):
+    for suffix in ("json", "html", "md", "sarif"):
         assert (out / f"staging-vs-production.{suffix}").is_file()
-    assert "staging vs production: DRIFT" in result.stderr
+    assert "driftcheck: staging (acme-staging) vs production (acme-prod): DRIFT" in result.stderr
+    # Every finding says why it matters; the ones Cloud Run can undo say how, in staging's names.
+    assert all(f.hint is not None and f.hint.why for f in drift.findings)
+    commands = {(f.resource, f.path): f.hint.commands for f in drift.findings if f.hint}
+    gcloud = "gcloud run services update backend --project=acme-staging --region=us-central1"
+    assert commands[(backend, "template.session_affinity")] == [f"{gcloud} --session-affinity"]
+    assert commands[(backend, "template.timeout")] == [f"{gcloud} --timeout=3600"]
+    assert commands[(backend, "ingress")] == [
+        f"{gcloud} --ingress=internal-and-cloud-load-balancing"
+    ]
+    assert commands[(auth, "iam.roles/run.invoker")] == [
+        "gcloud run services remove-iam-policy-binding auth --project=acme-staging "
+        "--region=us-central1 --member=allUsers --role=roles/run.invoker"
+    ]
+    assert commands[pinned] == [
+        "gcloud run services update auth --project=acme-staging --region=us-central1 "
+        "--container=app --update-secrets=E2E_BYPASS_KEY=e2e-bypass-key:8"
+    ]

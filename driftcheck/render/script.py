@@ -8,8 +8,8 @@ command; every argument of a command was quoted when the hint was made (``hints`
 
 from __future__ import annotations
 
-from driftcheck.model import DriftReport, Finding
-from driftcheck.render.text import abbreviate, neutralize, plain
+from driftcheck.model import DriftReport, Finding, FindingKind
+from driftcheck.render.text import describe_change, neutralize, violation_text
 
 
 def _comment(text: str) -> str:
@@ -17,9 +17,11 @@ def _comment(text: str) -> str:
 
 
 def _change_line(finding: Finding) -> str:
-    if finding.kind.value == "violation":
-        return finding.message
-    return f"{abbreviate(plain(finding.baseline))} -> {abbreviate(plain(finding.actual))}"
+    if finding.kind is FindingKind.VIOLATION:
+        return violation_text(finding)
+    if not finding.path:
+        return "only here" if finding.kind is FindingKind.ADDED else "in the baseline only"
+    return describe_change(finding.kind, finding.baseline, finding.actual, arrow="->")
 
 
 def _block(finding: Finding) -> list[str]:
@@ -35,7 +37,7 @@ def _block(finding: Finding) -> list[str]:
     if hint.commands:
         lines += [neutralize(command) for command in hint.commands]
     else:
-        lines.append(_comment(f"  No single command; {hint.how or 'see the report'}"))
+        lines.append(_comment(f"  What to do (no single command): {hint.how or 'see the report'}"))
     return [*lines, ""]
 
 

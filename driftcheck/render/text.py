@@ -54,7 +54,18 @@ def plain(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return json.dumps(_masked(value), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(value, list):
+        return "[" + ", ".join(_inner(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_inner(item)}" for key, item in sorted(value.items()))
+    return str(value)
+
+
+def _inner(value: Any) -> str:
+    """A value inside a list or map: scalars bare, nested structures as compact JSON."""
+    if isinstance(value, dict | list) and not is_redacted(value):
+        return json.dumps(_masked(value), sort_keys=True, ensure_ascii=False)
+    return plain(value)
 
 
 def _masked(value: Any) -> Any:
@@ -93,3 +104,71 @@ def list_changes(before: list[Any], after: list[Any]) -> tuple[list[Any], list[A
         else:
             added.append(item)
     return removed, added
+
+
+def _fingerprint(value: Any) -> Any:
+    return value.get("fingerprint") if is_redacted(value) else None
+
+
+def describe_change(
+    kind: Any, baseline: Any, actual: Any, arrow: str = "→", limit: int = 60
+) -> str:
+    """What changed, in one short line: ``3600 → 300``; ``+ allUsers`` for an item added to a
+    list (never the whole list); ``key: a → b; + other: v`` for maps; redacted values by whether
+    their fingerprints differ, never by value."""
+    kind_value = getattr(kind, "value", kind)
+    if _fingerprint(baseline) is not None and _fingerprint(actual) is not None:
+        same = _fingerprint(baseline) == _fingerprint(actual)
+        return "redacted value, same" if same else "redacted value differs"
+    if kind_value == "added" or (baseline is None and actual is not None):
+        return f"+ {abbreviate(plain(actual), limit)}" if actual is not None else "added"
+    if kind_value == "removed" or (actual is None and baseline is not None):
+        return f"- {abbreviate(plain(baseline), limit)}" if baseline is not None else "removed"
+    if isinstance(baseline, list) and isinstance(actual, list):
+        removed, added = list_changes(baseline, actual)
+        parts = [f"+ {abbreviate(plain(item), limit)}" for item in added]
+        parts += [f"- {abbreviate(plain(item), limit)}" for item in removed]
+        return ", ".join(parts) if parts else "same items, another order"
+    if isinstance(baseline, dict) and isinstance(actual, dict):
+        parts = []
+        for key in sorted(set(baseline) | set(actual)):
+            if key not in actual:
+                parts.append(f"- {key}")
+            elif key not in baseline:
+                parts.append(f"+ {key}: {abbreviate(plain(actual[key]), limit)}")
+            elif baseline[key] != actual[key]:
+                parts.append(
+                    f"{key}: {describe_change('changed', baseline[key], actual[key], arrow, limit)}"
+                )
+        return "; ".join(parts) if parts else "same"
+    before, after = plain(baseline), plain(actual)
+    if isinstance(baseline, str) and isinstance(actual, str):
+        before, after = _without_common_head(before, after)
+    return f"{abbreviate(before, limit)} {arrow} {abbreviate(after, limit)}"
+
+
+def _without_common_head(before: str, after: str) -> tuple[str, str]:
+    """Two long strings with a long common beginning, from the path segment where they differ:
+    ``…/connectors/egress-data`` and ``…/connectors/egress-legacy``."""
+    common = 0
+    for a, b in zip(before, after, strict=False):
+        if a != b:
+            break
+        common += 1
+    cut = before.rfind("/", 0, common) + 1
+    if cut < 16:
+        return before, after
+    return "…" + before[cut:], "…" + after[cut:]
+
+
+def violation_text(finding: Any) -> str:
+    """A violation's message without what it sits under already: the resource (``probe x:``)
+    and the place its path names (``references.<where>`` -> ``<where> uses …``)."""
+    kind, _, name = finding.resource.partition("/")
+    message = str(finding.message)
+    _, _, where = finding.path.partition(".")
+    prefixes = [f"{kind} {name}: ", f"{finding.resource}: "] + ([f"{where} "] if where else [])
+    for prefix in prefixes:
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    return message
