@@ -159,8 +159,16 @@ def collect(ctx: click.Context, env: str, output: str | None) -> None:
     is_flag=True,
     help="Only verify the committed baseline: parses, canonical, right environment.",
 )
+@click.option(
+    "--accept",
+    "accept_ids",
+    multiple=True,
+    metavar="ID",
+    help="Accept only these findings of `check ENV` (ids; repeat or separate with commas): "
+    "only their paths change in the baseline.",
+)
 @click.pass_context
-def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
+def baseline(ctx: click.Context, env: str, verify_only: bool, accept_ids: tuple[str, ...]) -> None:
     """Collect ENV and write baselines/ENV.yaml (the approved state)."""
     from driftcheck.baseline import body_of, read_snapshot, write_snapshot
     from driftcheck.errors import BaselineError
@@ -180,6 +188,10 @@ def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
             )
         _echo_err(f"driftcheck: {path} is a valid, canonical baseline of {env}")
         return
+    if accept_ids:
+        ids = [part.strip() for text in accept_ids for part in text.split(",") if part.strip()]
+        _accept_into_baseline(ctx, config, env, path, ids)
+        return
     with _collection(ctx, config) as context:
         snapshot = collect_environment(config, env, context)
     if snapshot.errors:
@@ -195,6 +207,28 @@ def baseline(ctx: click.Context, env: str, verify_only: bool) -> None:
     _echo_err(
         f"driftcheck: baseline of {env} written to {path} ({len(snapshot.resources)} resources)"
     )
+
+
+def _accept_into_baseline(
+    ctx: click.Context, config: Any, env: str, path: Path, ids: list[str]
+) -> None:
+    """Collect ENV and take only the accepted findings' paths into its baseline."""
+    from driftcheck.accept import accept, findings_against_own_baseline
+    from driftcheck.baseline import read_snapshot, write_snapshot
+    from driftcheck.pipeline import collect_environment, shared_secrets
+
+    existing = read_snapshot(path, "baseline", environment=env)
+    with _collection(ctx, config) as context:
+        snapshot = collect_environment(config, env, context)
+    if snapshot.errors:
+        _refuse_incomplete(snapshot, "baseline")
+    findings = findings_against_own_baseline(existing, snapshot, shared_secrets(config, env))
+    updated, accepted = accept(existing, snapshot, findings, ids)
+    write_snapshot(path, updated)
+    for item in accepted:
+        where = ", ".join(f"{resource} {p or '(resource)'}" for resource, p in item.paths)
+        _echo_err(f"driftcheck: accepted {item.finding.id}: {where}")
+    _echo_err(f"driftcheck: {path} updated; review the diff and commit it")
 
 
 def _report_options(function: Any) -> Any:
