@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from driftcheck.config import describe_validation_error
 from driftcheck.errors import BaselineError, InputError, ReportError
 from driftcheck.model import SNAPSHOT_SCHEMA_VERSION, Snapshot
-from driftcheck.yamlio import MAX_SNAPSHOT_BYTES, dump_yaml, load_yaml, write_text_atomic
+from driftcheck.yamlio import MAX_SNAPSHOT_BYTES, dump_yaml, load_large_yaml, write_text_atomic
 
 HEADER_FIELDS = (
     "schema_version",
@@ -73,7 +73,7 @@ def file_sha256(path: Path) -> str:
 def read_snapshot(path: Path, what: str = "snapshot", environment: str | None = None) -> Snapshot:
     """Read and validate a snapshot or baseline; every error names file and place."""
     try:
-        document = load_yaml(path, what, MAX_SNAPSHOT_BYTES)
+        document = load_large_yaml(path, what, MAX_SNAPSHOT_BYTES)
     except InputError as exc:
         raise BaselineError(str(exc)) from None
     data: Any = document.data

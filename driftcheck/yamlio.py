@@ -9,7 +9,9 @@ remembers the line of every key so that errors can say where they are.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,9 +39,13 @@ class YamlDocument:
     path: Path
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    text: str | None = field(default=None, repr=False)  # to index lines when an error needs it
 
     def where(self, key_path: KeyPath) -> str:
         """``file:line`` for the deepest known prefix of ``key_path``."""
+        if not self.lines and self.text is not None:
+            # Read on the fast path: the line index is built now, for this error only.
+            object.__setattr__(self, "lines", parse_yaml(self.text, self.path).lines)
         for end in range(len(key_path), -1, -1):
             line = self.lines.get(tuple(key_path[:end]))
             if line is not None:
@@ -154,21 +160,89 @@ def parse_yaml(text: str, path: Path, what: str = "document") -> YamlDocument:
     return YamlDocument(path=path, data=data, lines=lines)
 
 
-def dump_yaml(data: Any) -> str:
-    """Canonical YAML: sorted keys, block style, no aliases, stable across runs."""
+_FLOW_VALUE = re.compile(r"(?:^|[:-]\s+)[\[{]", re.MULTILINE)
+_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 
-    class _NoAliasDumper(yaml.SafeDumper):
+
+class _StrictCLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser with the same refusals as :class:`_StrictLoader`, checked while the
+    document is constructed: an alias (a node met twice) and a duplicate key."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        if node in self.constructed_objects:
+            raise _Refused("aliases are not allowed", node.start_mark)
+        return super().construct_object(node, deep)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[str] = set()
+        for key_node, _value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused("mapping keys must be plain scalars", key_node.start_mark)
+            if key_node.value in seen:
+                raise _Refused(f"duplicate key {key_node.value!r}", key_node.start_mark)
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
+
+
+def _fast_path_safe(text: str) -> bool:
+    """Whether libyaml may parse ``text``: block style as driftcheck writes it, with bounded
+    indentation and no nested flow collections (whose depth a recursive C composer would not
+    bound). Anything else takes the pure-Python strict path."""
+    if not _LIBYAML:
+        return False
+    flat = text.replace("[]", "").replace("{}", "")
+    if _FLOW_VALUE.search(flat):
+        return False
+    return all(len(line) - len(line.lstrip(" ")) <= 2 * MAX_DEPTH for line in text.splitlines())
+
+
+def load_large_yaml(path: Path, what: str, limit: int) -> YamlDocument:
+    """Like :func:`load_yaml`, for large machine-written files (snapshots, baselines): parsed by
+    libyaml with the garbage collector paused, the line index built only if an error needs it."""
+    text = _read_text(path, what, limit)
+    if not _fast_path_safe(text):
+        return parse_yaml(text, path, what)
+    if not text.strip():
+        raise InputError(f"{path}: {what} is empty")
+    loader = _StrictCLoader(text)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        data = loader.get_single_data()
+    except (_Refused, yaml.YAMLError, RecursionError):
+        return parse_yaml(text, path, what)  # the strict path says what and where
+    finally:
+        loader.dispose()
+        if collecting:
+            gc.enable()
+    if data is None:
+        raise InputError(f"{path}: {what} is empty")
+    return YamlDocument(path=path, data=data, text=text)
+
+
+def dump_yaml(data: Any) -> str:
+    """Canonical YAML: sorted keys, block style, no aliases, stable across runs (written by
+    libyaml when available: the same bytes, faster)."""
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper) if _LIBYAML else yaml.SafeDumper
+
+    class _NoAliasDumper(base):  # type: ignore[misc, valid-type]
         def ignore_aliases(self, data: Any) -> bool:
             return True
 
-    return yaml.dump(
-        data,
-        Dumper=_NoAliasDumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=4096,
-    )
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return yaml.dump(
+            data,
+            Dumper=_NoAliasDumper,
+            sort_keys=True,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=4096,
+        )
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @contextmanager

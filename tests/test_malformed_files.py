@@ -126,6 +126,22 @@ SNAPSHOT_ONLY: dict[str, tuple[Callable[[str], str], str]] = {
     ),
     "unknown key": (lambda t: t + "extra_field: 1\n", "unknown key 'extra_field'"),
     "missing required key": (lambda t: t.replace("environment: production\n", ""), "environment"),
+    # Block style, as driftcheck writes: read by libyaml, with the same refusals.
+    "block-style alias": (
+        lambda t: (
+            t.replace("  service/us-central1/a:\n", "  service/us-central1/a: &a\n")
+            + "  service/us-central1/b: *a\n"
+        ),
+        "anchors are not allowed",
+    ),
+    "block-style duplicate key": (
+        lambda t: t + "  service/us-central1/a:\n    x: 2\n",
+        "duplicate key 'service/us-central1/a'",
+    ),
+    "block-style wrong type deep inside": (
+        lambda t: t.replace("project: acme-prod", "project: [acme-prod]"),
+        "project",
+    ),
 }
 
 
@@ -140,6 +156,10 @@ def test_bad_snapshot_in_diff(tmp_path: Path, name: str) -> None:
             content = bad.read_text() + "schema_version: 2\n"
         elif name == "non-UTF-8 bytes":
             content = bad.read_bytes() + b"x: \xff\n"
+        elif name == "50 MB file":
+            # Snapshots are read up to the size driftcheck writes (1 GiB): 50 MB of junk is
+            # refused for what it holds, in one line.
+            expected = "schema_version"
         bad.write_bytes(content if isinstance(content, bytes) else content.encode())
     else:
         mutate, expected = SNAPSHOT_ONLY[name]
