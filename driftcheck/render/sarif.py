@@ -21,7 +21,7 @@ from typing import Any
 from driftcheck.errors import InputError
 from driftcheck.hints import advice_for
 from driftcheck.model import DriftReport, Finding, FindingKind, Severity
-from driftcheck.render.text import abbreviate, plain
+from driftcheck.render.text import abbreviate, neutralize, plain
 from driftcheck.severity import CATALOGUE, VIOLATIONS, Advice, catalogue_rule, violation_advice
 from driftcheck.yamlio import KeyPath, YamlDocument, parse_yaml
 
@@ -157,7 +157,7 @@ def _message(finding: Finding) -> str:
         text = f"{finding.resource} {finding.path or '(resource)'}: {before} -> {after}"
     if finding.hint and finding.hint.commands:
         text += f". To restore the baseline: {finding.hint.commands[0]}"
-    return text
+    return neutralize(text)
 
 
 def _result(finding: Finding, rule_id: str, index: int, uri: str, line: int) -> dict[str, Any]:
