@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -23,35 +24,39 @@ DEFAULT_CONCURRENCY = 16
 
 
 class RateLimiter:
-    """Token bucket: ``per_minute`` calls a minute, bursting up to ``burst`` at once."""
+    """A sliding window: at most ``per_minute`` calls in any 60 seconds.
+
+    A burst within the quota goes out at once; the call after it waits until the oldest call
+    of the window is a minute old. Unlike a token bucket that starts full, no 60-second window
+    ever holds more than the quota, which driftcheck shares with gcloud, the console and deploys.
+    """
 
     def __init__(
         self,
         per_minute: float,
-        burst: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, burst if burst is not None else per_minute)
+        self.quota = max(1, int(per_minute))
+        self.window = 60.0 * self.quota / per_minute
         self._clock = clock
         self._sleep = sleep
-        self._tokens = self.capacity
-        self._updated = clock()
+        self._sent: deque[float] = deque()
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Block until one call is allowed."""
+        """Block until one more call fits in the window."""
         while True:
             with self._lock:
                 now = self._clock()
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # (a microsecond of slack: float time must not leave a call waiting on nothing)
+                while self._sent and self._sent[0] <= now - self.window + 1e-6:
+                    self._sent.popleft()
+                if len(self._sent) < self.quota:
+                    self._sent.append(now)
                     return
-                wait = (1.0 - self._tokens) / self.rate
-            self._sleep(wait)
+                wait = self._sent[0] + self.window - now
+            self._sleep(max(wait, 0.0))
 
 
 @dataclass
@@ -148,6 +153,8 @@ class Workers:
         self.limits = limits
         self.progress = progress or NullProgress()
         self._pool = DaemonPool(concurrency, "driftcheck")
+        # Every call in flight holds a slot, list calls on their own threads included.
+        self.slots = threading.BoundedSemaphore(concurrency)
 
     def submit(self, function: Callable[[], T]) -> Future[T]:
         """Run ``function`` on the pool."""

@@ -40,22 +40,26 @@ def test_no_call_is_repeated(emulator: Start, workdir: Path) -> None:
     assert len([p for p in paths if p.endswith("/services")]) == 3
 
 
-def test_rate_limiter_bursts_then_paces() -> None:
+def test_rate_limiter_never_lets_more_than_its_quota_into_a_minute() -> None:
     now = [0.0]
-    slept: list[float] = []
+    sent: list[float] = []
 
     def sleep(seconds: float) -> None:
-        slept.append(seconds)
         now[0] += seconds
 
-    limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
+    limiter = RateLimiter(per_minute=480, clock=lambda: now[0], sleep=sleep)
+    for _ in range(480):
         limiter.acquire()
-    assert slept == []  # the burst passes at once
-    limiter.acquire()
-    limiter.acquire()
-    assert round(sum(slept), 6) == 2.0  # then one call a second
-    assert now[0] == sum(slept)
+        sent.append(now[0])
+    assert now[0] == 0.0  # a burst within the quota goes out at once
+    for _ in range(1000):
+        now[0] += 0.01
+        limiter.acquire()
+        sent.append(now[0])
+    assert sent[480] >= 60.0  # the 481st waits for the first to leave the window
+    for index, start in enumerate(sent):
+        in_window = [t for t in sent[index:] if t < start + 60.0 - 1e-6]
+        assert len(in_window) <= 480
 
 
 def test_progress_is_silent_off_a_terminal_and_with_quiet() -> None:

@@ -130,7 +130,7 @@ class CloudRunCollector(ApiCollector):
             parent = f"projects/{env.project}/locations/{region}"
             pager = self.call(limiter, self._client.list_services, request={"parent": parent})
             # The pager fetches each further page on next(): the limiter is taken before it.
-            for page in pages(pager, limiter.acquire):
+            for page in pages(pager, limiter.acquire, self._workers.slots):
                 names = [s.name.rsplit("/", 1)[-1] for s in page.services]
                 listing.seen.extend(names)
                 listing.urls.extend(url for s in page.services[:1] for url in s.urls)

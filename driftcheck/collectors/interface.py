@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -136,16 +137,22 @@ class PaginationLoop(ValueError):
     """The API keeps answering with a page token it gave before, or never stops paging."""
 
 
-def pages(pager: Any, before_next: Callable[[], None]) -> Iterator[Any]:
+def pages(
+    pager: Any, before_next: Callable[[], None], slot: AbstractContextManager[Any] | None = None
+) -> Iterator[Any]:
     """The pages of a google-api-core pager, calling ``before_next`` (a rate limiter) before
-    each further page; a repeated page token or more than MAX_PAGES pages end the listing with
-    :class:`PaginationLoop` instead of looping forever."""
+    each further page and holding ``slot`` while it is fetched; a repeated page token or more
+    than MAX_PAGES pages end the listing with :class:`PaginationLoop` instead of looping
+    forever."""
     seen: set[str] = set()
     iterator = iter(pager.pages)
     for count in range(MAX_PAGES + 1):
         if count:
             before_next()
-        page = next(iterator, None)
+            with slot or nullcontext():
+                page = next(iterator, None)
+        else:
+            page = next(iterator, None)  # the first page came with the call that made the pager
         if page is None:
             return
         token = str(getattr(page, "next_page_token", "") or "")
@@ -218,6 +225,8 @@ class ApiCollector:
         self._workers = workers
 
     def call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """One API call: wait for the rate limiter, then call with retry and timeout."""
+        """One API call: wait for the rate limiter, then call with retry and timeout, holding
+        one of the pool's slots while it is in flight."""
         limiter.acquire()
-        return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)
+        with self._workers.slots:
+            return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)

@@ -214,7 +214,11 @@ class SecretManagerCollector(ApiCollector):
             request={"parent": secret_path},
         )
         versions = guarded(
-            lambda: [v for page in pages(listing(), limiter.acquire) for v in page.versions],
+            lambda: [
+                v
+                for page in pages(listing(), limiter.acquire, self._workers.slots)
+                for v in page.versions
+            ],
             source=SOURCE,
             resource=key,
             errors=errors,
