@@ -146,3 +146,31 @@ def test_check_writes_sarif_on_request(
         for r in log["runs"][0]["results"]
     }
     assert uris == {"baselines/production.yaml"}
+
+
+def test_the_fast_key_index_agrees_with_the_strict_parser(tmp_path: Path) -> None:
+    """SARIF finds lines with a one-pass index (a 50,000-service baseline would take minutes to
+    parse strictly); on what driftcheck writes it must agree with the strict parser."""
+    from driftcheck.baseline import snapshot_text
+    from driftcheck.render.sarif import index_keys
+    from driftcheck.yamlio import dump_yaml, parse_yaml
+    from tests.samples import baseline_snapshot, checked_snapshot
+
+    tricky = {
+        "resources": {
+            "a: b": {
+                "'q'": 1,
+                'x"y\\z': {"-dash": 2, "k": [{"in": 1}, "s"], "#h": 3, "": 5, "true": 6},
+                "a:b": {"c": 8},
+                "ué": {"é": 9},
+            }
+        }
+    }
+    for text in (
+        snapshot_text(baseline_snapshot()),
+        snapshot_text(checked_snapshot()),
+        dump_yaml(tricky),
+    ):
+        strict = parse_yaml(text, tmp_path / "x.yaml").lines
+        mapping_keys = {k: v for k, v in strict.items() if not any(isinstance(p, int) for p in k)}
+        assert index_keys(text) == mapping_keys

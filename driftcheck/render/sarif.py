@@ -18,12 +18,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from driftcheck.errors import InputError
+import yaml
+
 from driftcheck.hints import advice_for
 from driftcheck.model import DriftReport, Finding, FindingKind, Severity
 from driftcheck.render.text import abbreviate, neutralize, plain
 from driftcheck.severity import CATALOGUE, VIOLATIONS, Advice, catalogue_rule, violation_advice
-from driftcheck.yamlio import KeyPath, YamlDocument, parse_yaml
+from driftcheck.yamlio import KeyPath
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {
@@ -97,12 +98,51 @@ def _rule_of(finding: Finding, rules: dict[str, tuple[Advice, Severity]]) -> str
     return name if rules[name][1] is finding.severity else f"{name}/{finding.severity.value}"
 
 
+_KEY_LINE = re.compile(
+    r"^(?P<indent> *)(?P<item>- )?"
+    r"""(?P<key>'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"#-][^\n]*?|-[^\s][^\n]*?)"""
+    r":(?: |$)"
+)
+
+
+def _unquote(key: str) -> str:
+    if key.startswith(("'", '"')):
+        value = yaml.safe_load(key)
+        return value if isinstance(value, str) else key
+    return key
+
+
+def index_keys(text: str) -> dict[KeyPath, int]:
+    """The line (1-based) of every mapping key in YAML written by driftcheck (block style, two
+    spaces per level; see ``yamlio.dump_yaml``), in one pass over the text: a 50,000-service
+    baseline is indexed in a second, where a full strict parse would take minutes. Keys inside
+    list items are not indexed (no finding points into one)."""
+    lines: dict[KeyPath, int] = {}
+    stack: list[tuple[int, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        match = _KEY_LINE.match(line)
+        if match is None:
+            continue
+        indent = len(match.group("indent"))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if match.group("item"):
+            stack.append((indent, "\x00item"))  # what follows belongs to a list item
+            continue
+        if any(key == "\x00item" for _indent, key in stack):
+            continue
+        stack.append((indent, _unquote(match.group("key"))))
+        lines[tuple(key for _indent, key in stack)] = number
+    return lines
+
+
 class _BaselineLines:
     """Lines of resources and paths in the baseline file the report names (when it is still
     the file the report was made from)."""
 
     def __init__(self, path: Path, sha256: str) -> None:
-        self.document: YamlDocument | None = None
+        self.lines: dict[KeyPath, int] = {}
+        self.children: dict[KeyPath, list[str]] = {}
         try:
             raw = path.read_bytes()
         except OSError:
@@ -110,31 +150,28 @@ class _BaselineLines:
         if hashlib.sha256(raw).hexdigest() != sha256:
             return  # the baseline changed since: its lines would point at the wrong place
         try:
-            self.document = parse_yaml(raw.decode("utf-8"), path, "baseline")
-        except (InputError, UnicodeDecodeError):
-            self.document = None
+            self.lines = index_keys(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return
+        for key_path in self.lines:
+            self.children.setdefault(key_path[:-1], []).append(str(key_path[-1]))
 
     def line(self, resource: str, path: str) -> int:
         """The line of ``path`` inside ``resource``, or of its deepest part that is there."""
-        document = self.document
-        if document is None or not isinstance(document.data, dict):
-            return 1
-        resources = document.data.get("resources")
-        if not isinstance(resources, dict) or resource not in resources:
-            return document.lines.get(("resources",), 1)
         key_path: KeyPath = ("resources", resource)
-        node: Any = resources[resource]
+        if key_path not in self.lines:
+            return self.lines.get(("resources",), 1)
         rest = path
-        while rest and isinstance(node, dict):
+        while rest:
             keys = [
-                k for k in node if isinstance(k, str) and (rest == k or rest.startswith(k + "."))
+                k for k in self.children.get(key_path, []) if rest == k or rest.startswith(k + ".")
             ]
             if not keys:
                 break
             key = max(keys, key=len)
             key_path = (*key_path, key)
-            node, rest = node[key], rest[len(key) + 1 :]
-        return document.lines.get(key_path, 1)
+            rest = rest[len(key) + 1 :]
+        return self.lines.get(key_path, 1)
 
 
 def _artifact_uri(path: str) -> str:
