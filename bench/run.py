@@ -6,6 +6,10 @@
    client, and API calls per service.
 2. Compare and render (json, html, md) for 300 and 3,000 services with 5% drifted, each in a fresh
    process so that peak RSS is its own.
+3. End to end, as users run it: ``driftcheck baseline`` and ``driftcheck check`` processes, start
+   to exit, against the emulator with latency, at 300 and 3,000 services; and ``driftcheck diff``
+   of two stored snapshots at 3,000, 30,000 and 50,000 services. Peak RSS is the measured
+   process's own (``os.wait4``), not the parent's.
 """
 
 from __future__ import annotations
@@ -224,9 +228,133 @@ def compare_render_benchmark() -> None:
     print(f"  10x services cost {total_large / total_small:.1f}x the time (target <= 12x)")
 
 
+def measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """Run one driftcheck process; its wall time, its own peak RSS (MB) and its exit code."""
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - driftcheck itself, fixed arguments
+        [sys.executable, "-m", "driftcheck", *argv],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
+
+
+def end_to_end_benchmark() -> None:
+    print(
+        f"end to end (processes, {LATENCY_MS:.0f} ms latency, concurrency {CONCURRENCY}, "
+        "rate limits above the calls made)"
+    )
+    for count in (300, 3000):
+        ready: Any = multiprocessing.Queue()
+        stop = multiprocessing.Event()
+        child = multiprocessing.Process(
+            target=serve,
+            args=(large_estate(count, LATENCY_MS, PAGE_SIZE).model_dump_json(), ready, stop),
+        )
+        child.start()
+        url = ready.get(timeout=60)
+        env = {
+            **os.environ,
+            "DRIFTCHECK_RUN_ENDPOINT": url,
+            "DRIFTCHECK_SECRETMANAGER_ENDPOINT": url,
+            "DRIFTCHECK_FINGERPRINT_KEY": KEY,
+        }
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "driftcheck.yaml"
+            api = {
+                "timeout_seconds": 30,
+                "retry_seconds": 60,
+                "concurrency": CONCURRENCY,
+                "rate_limits": {"run": 1_000_000, "secretmanager": 1_000_000},
+            }
+            path.write_text(json.dumps(config_data(api=api)))
+            base = ["--config", str(path), "-q"]
+            baseline = measured([*base, "baseline", "production"], env, Path(folder))
+            check = measured(
+                [*base, "check", "staging", "--against", "production"], env, Path(folder)
+            )
+        stop.set()
+        calls = ready.get(timeout=60)
+        child.join(timeout=30)
+        ideal = calls / 2 * LATENCY_MS / 1000 / CONCURRENCY
+        print(
+            f"  {count:>5} services: baseline {baseline[0]:.2f} s ({baseline[1]:.0f} MB, exit "
+            f"{baseline[2]}), check {check[0]:.2f} s ({check[1]:.0f} MB, exit {check[2]}); "
+            f"ideal per run {ideal:.2f} s; check / ideal {check[0] / ideal:.2f} "
+            f"(target <= {1.6 if count < 1000 else 1.3})"
+        )
+
+
+def snapshot_files(count: int, folder: Path) -> tuple[Path, Path]:
+    """Two snapshot files of ``count`` services, 5% drifted, built from one normalized body."""
+    import copy
+
+    from driftcheck.baseline import write_snapshot
+    from driftcheck.fingerprint import Fingerprinter
+    from driftcheck.identity import Neutralizer
+    from driftcheck.model import Snapshot
+    from driftcheck.normalize import normalize_service
+    from tests.factories import service as make_service
+
+    neutral = Neutralizer(project=PROD, region="us-central1")
+    body = normalize_service(
+        _to_dict_shape(make_service("svc", PROD)), {}, neutral, Fingerprinter(KEY.encode())
+    )
+    drifted = copy.deepcopy(body)
+    drifted["template"]["timeout"] = 300
+    paths = []
+    for env, changed in (("production", False), ("staging", True)):
+        resources = {
+            f"service/us-central1/svc-{i:05d}": drifted if changed and i % 20 == 0 else body
+            for i in range(count)
+        }
+        snapshot = Snapshot(
+            environment=env,
+            project=PROD if env == "production" else STAGING,
+            regions={"us-central1": "us-central1"},
+            collected_at="t",
+            tool_version="bench",
+            resources=resources,
+        )
+        path = folder / f"{env}-{count}.yaml"
+        write_snapshot(path, snapshot)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def diff_benchmark() -> None:
+    print("diff of two stored snapshots (5% drifted), one process each")
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for count in (3000, 30000, 50000):
+            a, b = snapshot_files(count, Path(folder))
+            size = b.stat().st_size / 1e6
+            env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": KEY}
+            wall, rss, code = measured(
+                ["diff", str(a), str(b), "--out-dir", str(Path(folder) / f"out-{count}")],
+                env,
+                Path(folder),
+            )
+            results[count] = wall
+            print(
+                f"  {count:>6} services ({size:.1f} MB each): {wall:.2f} s, peak RSS "
+                f"{rss:.0f} MB, exit {code}"
+            )
+    print(
+        f"  50,000 services: <= 15 s: {results[50000]:.2f} s; 10x services cost "
+        f"{results[30000] / results[3000]:.1f}x the time (target <= 11x)"
+    )
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--compare-child":
         compare_render_child(int(sys.argv[2]))
     else:
         collection_benchmark()
         compare_render_benchmark()
+        end_to_end_benchmark()
+        diff_benchmark()

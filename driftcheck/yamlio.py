@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -164,24 +165,81 @@ _FLOW_VALUE = re.compile(r"(?:^|[:-]\s+)[\[{]", re.MULTILINE)
 _LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 
 
-class _StrictCLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's parser with the same refusals as :class:`_StrictLoader`, checked while the
-    document is constructed: an alias (a node met twice) and a duplicate key."""
+class _Unusual(Exception):
+    """Something the event reader leaves to the strict path (an explicit tag, a complex key)."""
 
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        if node in self.constructed_objects:
-            raise _Refused("aliases are not allowed", node.start_mark)
-        return super().construct_object(node, deep)
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[str] = set()
-        for key_node, _value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _Refused("mapping keys must be plain scalars", key_node.start_mark)
-            if key_node.value in seen:
-                raise _Refused(f"duplicate key {key_node.value!r}", key_node.start_mark)
-            seen.add(key_node.value)
-        return super().construct_mapping(node, deep)
+@lru_cache(maxsize=65536)
+def _plain(value: str) -> Any:
+    """A plain scalar's value, as PyYAML's safe loader resolves it (cached: values repeat)."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    if tag == "tag:yaml.org,2002:str":
+        return value
+    return _CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, value), deep=True)
+
+
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _from_events(text: str) -> Any:
+    """Build the document straight from libyaml's events: no node tree, no generic constructor.
+    Refuses aliases, anchors, duplicate keys and nesting deeper than MAX_DEPTH."""
+    from yaml._yaml import CParser
+
+    parser = CParser(text)
+    stack: list[Any] = []  # open collections; for a mapping, [dict, pending key or _NO_KEY]
+    result: Any = None
+    try:
+        while True:
+            event: Any = parser.get_event()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None:
+                    raise _Refused("anchors are not allowed", event.start_mark)
+                if event.tag is not None and event.tag != "!":
+                    raise _Unusual(event.tag)
+                value = _plain(event.value) if event.implicit[0] else event.value
+                _add(stack, value, event)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None:
+                    raise _Refused("anchors are not allowed", event.start_mark)
+                if len(stack) >= MAX_DEPTH:
+                    raise _Refused(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
+                stack.append([{}, _NO_KEY] if kind is yaml.MappingStartEvent else [[]])
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                done = stack.pop()[0]
+                if stack:
+                    _add(stack, done, event)
+                else:
+                    result = done
+            elif kind is yaml.AliasEvent:
+                raise _Refused("aliases are not allowed", event.start_mark)
+            elif kind is yaml.StreamEndEvent:
+                return result
+    finally:
+        with contextlib.suppress(AttributeError):
+            parser.dispose()
+
+
+_NO_KEY = object()
+
+
+def _add(stack: list[Any], value: Any, event: Any) -> None:
+    if not stack:
+        raise _Unusual("a scalar document")
+    top = stack[-1]
+    if len(top) == 1:  # a sequence
+        top[0].append(value)
+    elif top[1] is _NO_KEY:
+        if isinstance(value, dict | list):
+            raise _Unusual("a complex key")
+        if value in top[0]:
+            raise _Refused(f"duplicate key {value!r}", event.start_mark)
+        top[1] = value
+    else:
+        top[0][top[1]] = value
+        top[1] = _NO_KEY
 
 
 def _fast_path_safe(text: str) -> bool:
@@ -204,15 +262,13 @@ def load_large_yaml(path: Path, what: str, limit: int) -> YamlDocument:
         return parse_yaml(text, path, what)
     if not text.strip():
         raise InputError(f"{path}: {what} is empty")
-    loader = _StrictCLoader(text)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        data = loader.get_single_data()
-    except (_Refused, yaml.YAMLError, RecursionError):
+        data = _from_events(text)
+    except (_Refused, _Unusual, yaml.YAMLError, RecursionError):
         return parse_yaml(text, path, what)  # the strict path says what and where
     finally:
-        loader.dispose()
         if collecting:
             gc.enable()
     if data is None:
