@@ -8,6 +8,7 @@ collecting an unchanged estate gives a byte-identical body.
 from __future__ import annotations
 
 import hashlib
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,17 @@ def body_of(snapshot: Snapshot) -> str:
     data = snapshot.model_dump(mode="json")
     identity = {name: data[name] for name in HEADER_FIELDS if name not in _PER_RUN_FIELDS}
     return dump_yaml({**identity, "resources": data["resources"], "errors": data["errors"]})
+
+
+def approved(snapshot: Snapshot) -> Snapshot:
+    """What a baseline keeps of a snapshot: everything but what the runner itself holds."""
+    from driftcheck.compare import RUNNER_OBSERVATIONS
+
+    resources = {}
+    for key, body in snapshot.resources.items():
+        dropped = {field for glob, field in RUNNER_OBSERVATIONS if fnmatchcase(key, glob)}
+        resources[key] = {k: v for k, v in body.items() if k not in dropped} if dropped else body
+    return snapshot.model_copy(update={"resources": resources})
 
 
 def write_snapshot(path: Path, snapshot: Snapshot) -> None:

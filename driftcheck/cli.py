@@ -170,7 +170,7 @@ def collect(ctx: click.Context, env: str, output: str | None) -> None:
 @click.pass_context
 def baseline(ctx: click.Context, env: str, verify_only: bool, accept_ids: tuple[str, ...]) -> None:
     """Collect ENV and write baselines/ENV.yaml (the approved state)."""
-    from driftcheck.baseline import body_of, read_snapshot, write_snapshot
+    from driftcheck.baseline import approved, body_of, read_snapshot, write_snapshot
     from driftcheck.errors import BaselineError
     from driftcheck.pipeline import collect_environment
 
@@ -196,6 +196,7 @@ def baseline(ctx: click.Context, env: str, verify_only: bool, accept_ids: tuple[
         snapshot = collect_environment(config, env, context)
     if snapshot.errors:
         _refuse_incomplete(snapshot, "baseline")
+    snapshot = approved(snapshot)
     if path.exists():
         try:
             if body_of(read_snapshot(path, "baseline", environment=env)) == body_of(snapshot):
@@ -214,7 +215,7 @@ def _accept_into_baseline(
 ) -> None:
     """Collect ENV and take only the accepted findings' paths into its baseline."""
     from driftcheck.accept import accept, findings_against_own_baseline
-    from driftcheck.baseline import read_snapshot, write_snapshot
+    from driftcheck.baseline import approved, read_snapshot, write_snapshot
     from driftcheck.pipeline import collect_environment, shared_secrets
 
     existing = read_snapshot(path, "baseline", environment=env)
@@ -223,7 +224,7 @@ def _accept_into_baseline(
     if snapshot.errors:
         _refuse_incomplete(snapshot, "baseline")
     findings = findings_against_own_baseline(existing, snapshot, shared_secrets(config, env))
-    updated, accepted = accept(existing, snapshot, findings, ids)
+    updated, accepted = accept(existing, approved(snapshot), findings, ids)
     write_snapshot(path, updated)
     for item in accepted:
         where = ", ".join(f"{resource} {p or '(resource)'}" for resource, p in item.paths)

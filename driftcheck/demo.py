@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from driftcheck.baseline import snapshot_text, write_snapshot
+from driftcheck.baseline import approved, snapshot_text, write_snapshot
 from driftcheck.clients import RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR
 from driftcheck.config import LoadedConfig, load_config
 from driftcheck.emulator import EmulatorServer, load_scenario
@@ -113,7 +113,7 @@ def _run_pipeline(
 ) -> dict[str, int]:
     """Baseline production, then check production and staging against it."""
     production = collect_environment(config, "production", context)
-    write_snapshot(config.baseline_path("production"), production)
+    write_snapshot(config.baseline_path("production"), approved(production))
     click.echo(
         f"driftcheck demo: baselined production -> {config.baseline_path('production')}",
         err=True,

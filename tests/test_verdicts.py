@@ -946,3 +946,32 @@ def test_no_secret_payloads_never_reads_a_policy_secret(
     assert result.code == 3
     assert "payloads are not accessed (--no-secret-payloads)" in result.stderr
     assert not [p for _m, p in server.calls if p.endswith(":access")]
+
+
+def test_what_the_runner_holds_is_never_written_into_a_baseline(
+    emulator: Start, cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(
+        tmp_path,
+        production={
+            "secrets": [{"name": "e2e-key", "expect_env": "E2E_HELD"}],
+        },
+    )
+    prod = environment("prod", PROD, PROD_NUMBER)
+    prod["secrets"] = {"e2e-key": {"versions": [{"version": 1, "payload": "canary-e2e"}]}}
+    emulator(real_estate(prod=prod))
+    monkeypatch.setenv("E2E_HELD", "canary-e2e")
+    assert cli("baseline", "production").code == 0
+    path = tmp_path / "baselines" / "production.yaml"
+    first = path.read_bytes()
+    assert b"consumers" not in first
+    monkeypatch.setenv("E2E_HELD", "canary-e2e-rotated-by-ci")  # the runner's value changes
+    again = cli("baseline", "production")
+    assert again.code == 0
+    assert "unchanged" in again.stderr
+    assert path.read_bytes() == first
+    # ...and is still judged where it is read: the held key no longer matches.
+    result = cli("check", "production")
+    assert result.code == 1
+    [finding] = [f for f in report_of(tmp_path, "production-vs-production").findings if f.active]
+    assert finding.path == "consumers.E2E_HELD"
