@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -414,12 +415,33 @@ def _show_usage_error(exc: click.ClickException) -> None:
         click.echo(neutralize(line), err=True)
 
 
+def _is_stdout_failure(exc: OSError) -> bool:
+    """Whether an OSError came from writing stdout (its buffer then holds the failed write)."""
+    import errno
+
+    return exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO) or isinstance(
+        exc, BrokenPipeError
+    )
+
+
+def raise_internal(exc: BaseException) -> NoReturn:
+    """An unexpected error: one line (the traceback with -v), exit 4."""
+    if _state["verbose"]:
+        _echo_traceback()
+    _echo_err(
+        f"driftcheck: internal error ({type(exc).__name__}); this is a bug, "
+        "run with -v for the traceback"
+    )
+    sys.exit(4)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and map errors to the documented exit codes."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     _state["argv"] = list(sys.argv[1:] if argv is None else argv)
     try:
         cli.main(args=argv, prog_name="driftcheck", standalone_mode=False)
+        sys.stdout.flush()
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -436,6 +458,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except Terminated:
         _echo_err("driftcheck: terminated; nothing half-written was left behind")
         sys.exit(143)
+    except OSError as exc:
+        if not _is_stdout_failure(exc):
+            raise_internal(exc)
+        # stdout is gone or full (a closed pipe, /dev/full): one line, and no second attempt.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _echo_err(f"driftcheck: error: cannot write to stdout: {exc.strerror or exc}")
+        sys.exit(2)
     except Exception as exc:
         if _state["verbose"]:
             _echo_traceback()

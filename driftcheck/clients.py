@@ -37,7 +37,8 @@ class ApiClients:
 def _endpoint(var: str) -> str | None:
     value = os.environ.get(var, "").strip()
     if value and not value.startswith(("http://", "https://")):
-        raise UsageError(f"{var} must be a base URL such as http://127.0.0.1:8085, got {value!r}")
+        # The value is not echoed: a malformed endpoint may well carry credentials.
+        raise UsageError(f"{var} must be a base URL such as http://127.0.0.1:8085")
     return value.rstrip("/") or None
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from driftcheck.errors import BaselineError
 from driftcheck.fingerprint import fingerprint_key_id
 from driftcheck.identity import (
     GLOBAL_REGION,
@@ -391,7 +392,14 @@ class _Comparison:
 
     def run(self) -> CompareResult:
         for resource in sorted(set(self.baseline.resources) | set(self.actual.resources)):
-            self._resource(resource)
+            try:
+                self._resource(resource)
+            except (AttributeError, TypeError, KeyError, ValueError) as exc:
+                # Only a hand-edited snapshot has values of unexpected types: an input error.
+                raise BaselineError(
+                    f"resources.{resource}: not shaped as driftcheck writes it "
+                    f"({type(exc).__name__})"
+                ) from None
         self._regions_on_one_side()
         self._empty_sides()
         return CompareResult(

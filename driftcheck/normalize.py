@@ -132,8 +132,14 @@ def canonical(
         for child_key, child in value.items():
             if child_key in VOLATILE_FIELDS or child_key in VOLATILE_ANNOTATIONS:
                 continue
+            # A container's env was redacted knowing each variable's name: not again without.
+            already = child_key == "env" and isinstance(child, dict)
             result[child_key] = canonical(
-                child, neutral, child_key, redactor, named=key in FREE_FORM_MAPS
+                child,
+                neutral,
+                child_key,
+                None if already else redactor,
+                named=key in FREE_FORM_MAPS,
             )
         return result
     if isinstance(value, list):

@@ -117,7 +117,7 @@ def collect_environment(
         )
         result.merge(auth.collect(env_name, env, result.resources))
     if env.probes:
-        result.merge(ProbeCollector(clients.http, workers).collect(env_name, env))
+        result.merge(ProbeCollector(clients.http, workers, fingerprints).collect(env_name, env))
     kinds = Counter(key.split("/", 1)[0] for key in result.resources)
     log.debug(
         "%s: collected %s in %.2f s; %d not collected",
@@ -318,4 +318,4 @@ def run_diff(
             baseline, baseline_path, snapshot, rules, provenance, options, today or date.today()
         )
     except BaselineError as exc:
-        raise BaselineError(f"{snapshot_path}: {exc}") from None
+        raise BaselineError(f"{baseline_path} vs {snapshot_path}: {exc}") from None

@@ -35,30 +35,41 @@ from typing import Any
 from driftcheck.fingerprint import Fingerprinter
 
 MARKER_PREFIX = "<redacted:"
-_SENSITIVE_WORDS = (
-    r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|PW|CREDENTIALS?|PRIVATE|SIGNATURE|"
-    r"SALT|AUTH|AUTHORIZATION|BEARER|SESSION|COOKIE|DSN|CERT|APIKEY|WEBHOOK|SIG"
+# A name holds a secret when its last word is one of these nouns (DB_PASSWORD, X-Api-Key,
+# SESSION_SECRET), or ends with one run together (PGPASSWORD, JWTSECRET); a secret word used as
+# a qualifier (AUTH_METHOD, TOKEN_ALGORITHM, CACHE_KEY_PREFIX) does not make one.
+_SECRET_NOUNS = frozenset(
+    {
+        "PASSWORD",
+        "PASSWD",
+        "PASSPHRASE",
+        "PASSCODE",
+        "PASS",
+        "PWD",
+        "PW",
+        "SECRET",
+        "TOKEN",
+        "KEY",
+        "APIKEY",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "CREDS",
+        "DSN",
+        "SALT",
+        "SIGNATURE",
+        "HMAC",
+        "COOKIE",
+        "BEARER",
+        "AUTH",
+        "PIN",
+    }
 )
-_SECRET_TOKENS = frozenset(_SENSITIVE_WORDS.replace("S?", "").split("|")) | {
-    "CREDENTIALS",
-    "SECRETKEY",
-    "AUTHTOKEN",
-    "ACCESSTOKEN",
-    "PRIVATEKEY",
-    "CLIENTSECRET",
-    "DBPASSWORD",
-}
-_LONG_SECRET_WORDS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL")
+_RUN_TOGETHER = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "PWD", "PASS")
 _NOT_PASSWORDS = frozenset({"BYPASS", "COMPASS", "SURPASS", "OVERPASS", "UNDERPASS"})
+# A secret noun followed by one of these still names the secret (SECRET_KEY_BASE, API_KEY_VALUE).
+_SECRET_TAILS = frozenset({"BASE", "VALUE", "DATA", "STRING", "B64", "BASE64", "RAW"})
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _NAME_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-# Names that contain a secret-ish word but hold public identifiers.
-_PUBLIC_NAME = re.compile(
-    r"(KEY_ID|KEY_NAME|PUBLIC_KEY|KEYSPACE|TOKEN_URL|AUTH_URL|AUTH_URI|TOKEN_URI|KEY_RING|KMS_KEY|"
-    r"SESSION_AFFINITY|PASS_THROUGH|SECRET_NAME|SECRET_ID|SECRET_VERSION|COOKIE_NAME|"
-    r"_TTL|_TIMEOUT|_SECONDS|_MINUTES|_HOURS|_ENABLED|_DISABLED|_REQUIRED|_MODE|_ISSUER|"
-    r"_AUDIENCE|_HEADER|_PATH|_FILE|_DIR)$",
-    re.I,
-)
 _SECRET_FLAG = re.compile(
     r"^--?(?:[a-z0-9]+[-_])*(?:password|passwd|pass|pwd|token|secret|api[-_]?key|key|"
     r"credentials?|auth|private[-_]key|access[-_]key)$",
@@ -71,17 +82,22 @@ _EXTRA_TOKENS = (
     r"AIza[0-9A-Za-z_\-]{35}",  # Google API key
     r"ya29\.[0-9A-Za-z_\-]{20,}",  # Google OAuth access token
     r"1//0[0-9A-Za-z_\-]{20,}",  # Google OAuth refresh token
+    r"GOCSPX-[0-9A-Za-z_\-]{20,}",  # Google OAuth client secret
     r"(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{16,}",
     r"sk-(?:proj-)?[A-Za-z0-9_\-]{20,}",
     r"xox[a-z]-[0-9A-Za-z\-]{10,}",
+    r"xapp-[0-9]-[A-Z0-9]+-[0-9]+-[a-z0-9]+",  # Slack app token
     r"gh[pousr]_[A-Za-z0-9_]{30,}",
     r"github_pat_[A-Za-z0-9_]{30,}",
     r"npm_[A-Za-z0-9]{30,}",
+    r"hf_[A-Za-z]{30,}",  # Hugging Face
+    r"dop_v1_[a-f0-9]{64}",  # DigitalOcean
+    r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}",  # Shopify
+    r"key-[0-9a-z]{32}",  # Mailgun
     r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_\-]+",
     r"https://[A-Za-z0-9.\-]+\.webhook\.office\.com/[^\s\"']+",
     r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[^\s\"']+",
-    r"-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)",
-    r"PuTTY-User-Key-File-[0-9]+:[\s\S]*",
+    r"(?:Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/\-]{8,}=*",  # an Authorization value
 )
 # A whole value that starts like a known token is one, even when it is shorter than the format.
 _TOKEN_PREFIXES = (
@@ -115,26 +131,32 @@ _TOKEN_PREFIXES = (
 )
 # Whole values that are secret material however they are spelt.
 _WHOLE_SECRET = re.compile(
-    r"\"private_key\"\s*:|\"type\"\s*:\s*\"service_account\"|PRIVATE KEY-----|PuTTY-User-Key-File"
+    r"\"private_key\"\s*:|\"type\"\s*:\s*\"(?:service_account|authorized_user)\"|"
+    r"PRIVATE KEY|PuTTY-User-Key-File|\"client_secret\"\s*:|\"refresh_token\"\s*:"
 )
-_URL_CREDENTIALS = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.\-]*://[^:@/\s]*:)(?P<secret>[^@\s]+)(?=@)", re.I
+# Candidates checked in Python (linear expressions: a value may be 32 KB of anything).
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]{0,20})://")
+# After "scheme://": user and password (a password may hold "/"), or a lone user (a token).
+_URL_PASSWORD = re.compile(r"[^:/\s@]{0,256}:(?P<secret>[^\s@]{1,512})@")
+_URL_USER = re.compile(r"(?P<secret>[^:/\s@]{1,512})@")
+# A lookahead, so that assignments inside another one's value are found too ("a: b=c").
+_ASSIGNMENT = re.compile(
+    r"(?<![A-Za-z0-9_.\-])(?=(?P<key>[A-Za-z0-9_.\-]{1,64})(?P<sep>\s*=\s*|:\s+)"
+    r"(?P<secret>\"[^\"]{0,512}\"|'[^']{0,512}'|[^\s&;,\"'}]{1,512}))"
 )
-_SECRET_PARAMETER = re.compile(
-    rf"(?P<head>(?:^|[?&;,\s])-{{0,2}}(?:[A-Za-z0-9]+[_.\-])*(?:{_SENSITIVE_WORDS})"
-    r"(?:[_.\-][A-Za-z0-9]+)*\s*[:=]\s*)"
-    r"(?P<secret>\"[^\"]*\"|'[^']*'|[^\s&;,\"']+)",
-    re.I,
+_QUOTED_ASSIGNMENT = re.compile(
+    r"[\"'](?P<key>[A-Za-z0-9_.\-]{1,64})[\"']\s*:\s*[\"'](?P<secret>[^\"']{0,512})[\"']"
 )
-_NPM_AUTH = re.compile(r"(?P<head>:_(?:authToken|password|auth)\s*=\s*)(?P<secret>\S+)")
 _HEX = re.compile(r"^[0-9a-fA-F]{20,}$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:[0-9]+)?$")
+_HOSTNAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(:[0-9]+)?$")
 _PLAIN_WORDS = frozenset(
     {"true", "false", "yes", "no", "on", "off", "enabled", "disabled", "none", "null", ""}
 )
-_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_SHORT_NUMBER = re.compile(r"^-?[0-9]{1,4}(\.[0-9]+)?$")
 _DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)$")
-_HASH_NAMES = re.compile(r"(SHA|COMMIT|DIGEST|REVISION|HASH|CHECKSUM|VERSION|BUILD)", re.I)
+_HASH_NAMES = re.compile(
+    r"(SHA|COMMIT|DIGEST|REVISION|HASH|CHECKSUM|VERSION|BUILD|RELEASE|UUID|_ID$|ID$)", re.I
+)
 _ENTROPY_MIN_LENGTH = 20
 
 
@@ -195,71 +217,85 @@ def _token_pattern() -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in cleaned))
 
 
+_BASE64ISH = re.compile(r"[A-Za-z0-9+/_\-]+={0,2}")
+_SINGLE_CASE = re.compile(r"[a-z0-9]+|[A-Z0-9]+")
+
+
 def _random_looking(value: str) -> bool:
-    """A long token that looks like key material rather than a name, path or number."""
+    """A long token that looks like key material rather than a name, path or setting (after
+    detect-secrets' high-entropy plugins: hex strings, base64 strings of high entropy)."""
     if len(value) < _ENTROPY_MIN_LENGTH or len(value) > 4096:
-        return False
-    if any(ch.isspace() for ch in value) or MARKER_PREFIX in value:
         return False
     if _HEX.match(value):
         return True
-    if _HOSTNAME.match(value) or value.startswith(("http", "projects/", "/")):
+    if not _BASE64ISH.fullmatch(value) or value.startswith(("/", "-")):
         return False
-    # Paths, URLs, slugs and dotted names are long but structured; they are not keys.
-    if value.count("/") >= 2 or value.count(".") >= 3 or value.count("-") >= 3:
-        return False
-    if not re.fullmatch(r"[A-Za-z0-9+/=_.\-]+", value):
-        return False
-    classes = sum(
-        (
-            any(ch.islower() for ch in value),
-            any(ch.isupper() for ch in value),
-            any(ch.isdigit() for ch in value),
-        )
-    )
+    if value.count("/") >= 2 or value.count("-") >= 3 or value.count("_") >= 3:
+        return False  # paths and slugs: long but structured
     entropy = shannon_entropy(value)
-    if len(value) >= 32 and entropy >= 3.5:
-        return True  # single-case keys too
-    return classes >= 2 and entropy >= 4.0
+    if len(value) >= 32 and _SINGLE_CASE.fullmatch(value) and entropy >= 3.5:
+        return True
+    return entropy >= 4.5 if len(value) < 32 else entropy >= 4.2
 
 
 def plainly_not_secret(value: str) -> bool:
-    """Content that no secret has: a boolean, a number, a duration, a host, a clean URL."""
+    """Content that no secret has: a boolean, a small number, a duration, a host, a clean URL,
+    a resource or file path."""
     text = value.strip()
-    if text.lower() in _PLAIN_WORDS or _NUMBER.match(text) or _DURATION.match(text):
+    if text.lower() in _PLAIN_WORDS or _SHORT_NUMBER.match(text) or _DURATION.match(text):
         return True
-    if _HOSTNAME.match(text) and not _random_looking(text.split(".", 1)[0]):
+    if _HOSTNAME.match(text):
+        return True
+    if text.startswith(("projects/", "/")) and " " not in text and not _spans(text):
         return True
     if re.match(r"^[a-z][a-z0-9+.\-]*://", text, re.I):
-        return not _URL_CREDENTIALS.search(text) and not _SECRET_PARAMETER.search(text)
+        return not _spans(text)
     return False
 
 
+def _words(name: str) -> list[str]:
+    return [token.upper() for token in _NAME_TOKEN.findall(name)]
+
+
 def secret_name(name: str) -> bool:
-    """Whether a variable, header, label or flag named ``name`` holds a secret: one of its
-    tokens (``DB_PASS``, ``MYSQL_PWD``, ``X-Api-Key``, ``apiKey``) is a secret word."""
-    if _PUBLIC_NAME.search(name):
-        return False
-    tokens = {token.upper() for token in _NAME_TOKEN.findall(name)}
-    if tokens & _SECRET_TOKENS:
+    """Whether a variable, header, label, flag or key named ``name`` holds a secret."""
+    if name.lower() in _SECRET_HEADERS:
         return True
-    # Words run together (PGPASSWORD, JWTSECRET, MYSQLPWD): long secret words anywhere in a
-    # token, short ones at its end.
-    return any(
-        any(word in token for word in _LONG_SECRET_WORDS)
-        or (token.endswith(("PASS", "PWD")) and token not in _NOT_PASSWORDS)
-        for token in tokens
-    )
+    words = _words(name)
+    while len(words) > 1 and words[-1] in _SECRET_TAILS:
+        words.pop()
+    if not words:
+        return False
+    last = words[-1]
+    if last in _SECRET_NOUNS:
+        return True
+    return last.endswith(_RUN_TOGETHER) and last not in _NOT_PASSWORDS
+
+
+def _secret_value(name: str, value: str) -> bool:
+    """A value assigned to ``name`` inside a string (``--api-key=…``, ``"password": "…"``)."""
+    stripped = value.strip("\"'")
+    return bool(stripped) and secret_name(name) and not plainly_not_secret(stripped)
 
 
 def _spans(value: str) -> list[tuple[int, int]]:
     """Where the secret parts of ``value`` are (sorted, not overlapping)."""
     found = [match.span() for match in _token_pattern().finditer(value)]
-    for pattern in (_URL_CREDENTIALS, _SECRET_PARAMETER, _NPM_AUTH):
-        for match in pattern.finditer(value):
-            secret = match.group("secret")
-            if not plainly_not_secret(secret.strip("\"'")):
-                found.append(match.span("secret"))
+    if "://" in value:
+        for scheme in _URL_SCHEME.finditer(value):
+            credentials = _URL_PASSWORD.match(value, scheme.end())
+            if credentials is not None:
+                found.append(credentials.span("secret"))
+            elif scheme.group(1).lower() in ("http", "https", "git"):
+                user = _URL_USER.match(value, scheme.end())
+                if user is not None:
+                    found.append(user.span("secret"))  # a token as the user of a web URL
+    if "=" in value or ":" in value:
+        for pattern in (_ASSIGNMENT, _QUOTED_ASSIGNMENT):
+            for match in pattern.finditer(value):
+                key = match.group("key").lstrip("-_:")
+                if _secret_value(key, match.group("secret")):
+                    found.append(match.span("secret"))
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):
         if merged and start <= merged[-1][1]:
@@ -287,8 +323,8 @@ def _whole(name: str, value: str) -> bool:
         and not any(c.isspace() for c in value)
     ):
         return True
-    if _HEX.match(value) and len(value) in (40, 64) and _HASH_NAMES.search(name):
-        return False  # a commit or a digest, named as such
+    if _HEX.match(value) and _HASH_NAMES.search(name):
+        return False  # a commit, a digest, a release or an id, named as such
     return _random_looking(value)
 
 

@@ -108,7 +108,11 @@ def _read_text(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
         size = path.stat().st_size
         if size > limit:
             raise InputError(f"{path}: {what} is {size} bytes, larger than the {limit} byte limit")
-        raw = path.read_bytes()
+        # A device or a pipe reports no size: never read more than the limit from anything.
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+        if len(raw) > limit:
+            raise InputError(f"{path}: {what} is larger than the {limit} byte limit")
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found") from None
     except IsADirectoryError:

@@ -281,3 +281,112 @@ def test_http_sources_that_trickle_are_bounded_in_total(
         trickler.server_close()
     assert code == 3, err
     assert "no complete answer" in err or "timed out" in err
+
+
+def test_a_listing_of_empty_pages_that_never_ends_stops(emulator: Start, tmp_path: Path) -> None:
+    server = emulator(estate(FaultSpec(path=r"/services$", body="endless")))
+    code, err = finish(start(server, configure(tmp_path), "collect", "production"))
+    assert code == 3, err
+    assert "empty pages in a row" in err
+    assert len([p for _m, p in server.calls if p.endswith("/services")]) <= 4
+
+
+def test_an_output_path_that_is_a_link_is_replaced_never_followed(
+    emulator: Start, tmp_path: Path
+) -> None:
+    server = emulator(estate())
+    outside = tmp_path / "outside.txt"
+    outside.write_text("untouched\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "snapshot.yaml").symlink_to(outside)
+    code, err = finish(
+        start(
+            server, configure(tmp_path), "collect", "production", "-o", str(out / "snapshot.yaml")
+        )
+    )
+    assert code == 0, err
+    assert outside.read_text() == "untouched\n"
+    written = out / "snapshot.yaml"
+    assert not written.is_symlink()
+    assert "environment: production" in written.read_text()
+
+
+def test_stdout_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY}
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "driftcheck", "--help"],
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=HARNESS_BOUND,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "cannot write to stdout" in done.stderr
+    assert "internal error" not in done.stderr
+
+
+def test_a_hand_edited_iam_policy_is_an_input_error(tmp_path: Path) -> None:
+    header = (
+        "schema_version: 2\nenvironment: {env}\nproject: acme-prod\n"
+        "regions: {{us-central1: us-central1}}\ncollected_at: t\ntool_version: x\nresources:\n"
+        "  service/us-central1/a:\n    iam:\n      roles/run.invoker: {members}\n"
+    )
+    (tmp_path / "a.yaml").write_text(header.format(env="production", members="[user:a]"))
+    (tmp_path / "b.yaml").write_text(header.format(env="staging", members="[{a: 1}]"))
+    env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY}
+    done = subprocess.run(
+        [sys.executable, "-m", "driftcheck", "diff", "a.yaml", "b.yaml", "--out-dir", "out"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HARNESS_BOUND,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "resources.service/us-central1/a: not shaped as driftcheck writes it" in done.stderr
+
+
+def test_what_a_probed_server_answers_is_redacted_like_any_data(
+    emulator: Start, run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    from tests.httpserver import serving
+
+    canary = "pw-probe-canary-31"
+    with serving() as health:
+        health.routes["/health"] = (
+            200,
+            {"status": f"degraded: password={canary}", "db": f"postgres://app:{canary}@db/app"},
+        )
+        probe = {"name": "health", "http": f"{health.url}/health", "fields": ["status", "db"]}
+        config = write_config(
+            tmp_path,
+            environments={
+                "production": {"project": PROD, "regions": ["us-central1"], "probes": [probe]}
+            },
+        )
+        emulator(estate())
+        result = run_cli("--config", str(config), "collect", "production")
+        checked = run_cli("--config", str(config), "-v", "check", "production")
+    assert result.code == 0, result.stderr
+    assert "postgres://app:<redacted:" in result.stdout
+    assert canary not in result.stdout + result.stderr + checked.stdout + checked.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+
+
+def test_pathological_values_do_not_stall_the_redactor(emulator: Start, tmp_path: Path) -> None:
+    """Values of Cloud Run's maximum size built to make regular expressions backtrack."""
+    backend = service("backend")
+    backend["template"]["containers"][0]["env"] += [
+        {"name": f"V{i}", "value": (piece * 40000)[:32768]}
+        for i, piece in enumerate(["-token", "a=b", "a://", "token: ", '"a": "', "Bearer "])
+    ]
+    server = emulator(scenario(projects={PROD: project([backend])}))
+    code, err = finish(start(server, configure(tmp_path), "collect", "production"))
+    assert code == 0, err

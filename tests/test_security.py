@@ -100,6 +100,18 @@ def plant_everywhere(backend: dict[str, Any], canaries: Canaries) -> None:
         {"name": "HEX", "value": canaries.literal("9f3a" * 6)},
         {"name": "UPPER", "value": canaries.literal("QWERTYUIOPASDFGHJKLZXCVBNMQWERTY")},
         {"name": "PUTTY", "value": "PuTTY-User-Key-File-2: ssh-rsa\n" + c("putty")},
+        {"name": "UPSTREAM_HEADERS", "value": f"Authorization: Bearer {c('bearer')}"},
+        {"name": "CONFIG_JSON", "value": '{"password": "' + c("jsonpw") + '", "port": 5432}'},
+        {"name": "OAUTH_CLIENT", "value": '{"client_secret": "' + c("clientsecret") + '"}'},
+        {"name": "REPO", "value": f"https://{c('urltoken')}@github.com/acme/app.git"},
+        {"name": "PGP", "value": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n" + c("pgp")},
+        {"name": "CREDS", "value": c("creds")},
+        {"name": "HMAC", "value": c("hmac")},
+        {"name": "PASSCODE", "value": c("passcode")},
+        {"name": "ADMIN_PASSWORD", "value": canaries.literal("Winter.20247")},
+        {"name": "HF", "value": canaries.literal("hf_" + "Q" * 34)},
+        {"name": "MAILGUN", "value": canaries.literal("key-" + "3" * 32)},
+        {"name": "GOOGLE_OAUTH", "value": canaries.literal("GOCSPX-" + "Z" * 28)},
     ]
     container["args"] = [
         f"--api-key={canaries.literal('AKIA' + 'Z' * 16)}",

@@ -975,3 +975,53 @@ def test_what_the_runner_holds_is_never_written_into_a_baseline(
     assert result.code == 1
     [finding] = [f for f in report_of(tmp_path, "production-vs-production").findings if f.active]
     assert finding.path == "consumers.E2E_HELD"
+
+
+def test_settings_with_secret_words_in_their_names_are_compared_in_clear(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    settings = {
+        "AUTH_METHOD": "oidc",
+        "AUTH_SCOPES": "openid email profile",
+        "COOKIE_SAMESITE": "Lax",
+        "SESSION_STORE": "redis",
+        "SENTRY_RELEASE": "0123456789abcdef0123456789abcdef01234567",
+        "JAVA_TOOL_OPTIONS": "-Dspring.profiles.active=${ENV}",
+        "KEY_FILE": "/secrets/key.json",
+        "AUTH_REQUIRED": "true",
+        "WS_SESSION_TTL_SECONDS": "3600",
+    }
+
+    def env_with_settings(env: str, project_id: str, number: str, algorithm: str) -> Any:
+        services = [
+            real_service("api", env, project_id, number),
+            real_service("ws-gateway", env, project_id, number),
+        ]
+        variables = {**settings, "TOKEN_ALGORITHM": algorithm}
+        services[0]["template"]["containers"][0]["env"] += [
+            {"name": name, "value": value.replace("${ENV}", env)}
+            for name, value in variables.items()
+        ]
+        return environment(env, project_id, number, services=services)
+
+    server = emulator(
+        real_estate(
+            prod=env_with_settings("prod", PROD, PROD_NUMBER, "RS256"),
+            staging=env_with_settings("stg", STAGING, STAGING_NUMBER, "RS256"),
+        )
+    )
+    assert cli("baseline", "production").code == 0
+    assert cli("check", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+    server.stop()
+    emulator(
+        real_estate(
+            prod=env_with_settings("prod", PROD, PROD_NUMBER, "RS256"),
+            staging=env_with_settings("stg", STAGING, STAGING_NUMBER, "none"),
+        )
+    )
+    assert cli("check", "staging", "--against", "production").code == 1
+    [finding] = [f for f in report_of(tmp_path).findings if f.active]
+    assert (finding.baseline, finding.actual) == ("RS256", "none")

@@ -111,7 +111,10 @@ def _status_name(exc: Any) -> str:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
+    # Scrubbed before it is clipped: a clipped secret would no longer look like one.
+    from driftcheck.sensitive import scrub
+
+    text = scrub(" ".join(text.split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
@@ -130,7 +133,8 @@ def api_failures() -> tuple[type[BaseException], ...]:
     )
 
 
-MAX_PAGES = 10_000
+MAX_PAGES = 2_000
+MAX_EMPTY_PAGES = 3  # in a row, each with a next page token: a listing that never ends
 
 
 class PaginationLoop(ValueError):
@@ -145,6 +149,7 @@ def pages(
     than MAX_PAGES pages end the listing with :class:`PaginationLoop` instead of looping
     forever."""
     seen: set[str] = set()
+    empty = 0
     iterator = iter(pager.pages)
     for count in range(MAX_PAGES + 1):
         if count:
@@ -159,8 +164,22 @@ def pages(
         if token and token in seen:
             raise PaginationLoop("pagination did not end: the API repeated a page token")
         seen.add(token)
+        empty = 0 if any(True for _ in _items(page)) else empty + 1
+        if token and empty >= MAX_EMPTY_PAGES:
+            raise PaginationLoop(
+                f"pagination did not end: {empty} empty pages in a row, each with a next page"
+            )
         yield page
     raise PaginationLoop(f"pagination did not end after {MAX_PAGES} pages")
+
+
+def _items(page: Any) -> Any:
+    """The resources of a page, whatever the list field is called (services, versions…)."""
+    for name in ("services", "versions", "jobs", "worker_pools", "revisions", "secrets"):
+        items = getattr(page, name, None)
+        if items is not None:
+            return items
+    return [page]
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 from driftcheck.collectors.interface import CollectorResult
 from driftcheck.concurrency import Workers, start_bounded
 from driftcheck.config import Environment, ProbeSpec, display_url
+from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.sensitive import Redactor, scrub
 
 SOURCE = "probe"
 HEADERS_OF_INTEREST = ("sec-websocket-protocol", "sec-websocket-extensions", "upgrade")
@@ -71,7 +73,10 @@ class ProbeCollector:
 
     source = SOURCE
 
-    def __init__(self, http: Any, workers: Workers) -> None:
+    def __init__(
+        self, http: Any, workers: Workers, fingerprints: Fingerprinter | None = None
+    ) -> None:
+        self._redactor = Redactor(fingerprints)
         self._http = http
         self._workers = workers
 
@@ -103,7 +108,7 @@ class ProbeCollector:
                     )
                 )
                 continue
-            result.resources[key] = _neutral(body, neutral)
+            result.resources[key] = _neutral(body, neutral, self._redactor)
         return result
 
     def _run(self, env_name: str, spec: ProbeSpec) -> dict[str, Any]:
@@ -197,7 +202,11 @@ class ProbeCollector:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         started = time.perf_counter()
         try:
-            response = self._http.get(url, headers=headers, timeout=spec.timeout_seconds)
+            response, content = _bounded_get(self._http, url, headers, spec.timeout_seconds)
+        except _TooLarge:
+            raise ProbeUnreachable(
+                f"{display_url(url)}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            ) from None
         except httpx.TimeoutException:
             raise ProbeUnreachable(
                 f"{display_url(url)}: no answer within {spec.timeout_seconds:g} s"
@@ -217,9 +226,9 @@ class ProbeCollector:
                 f"{spec.expect_status} in {env_name}",
             )
         try:
-            document = response.json()
-        except (ValueError, UnicodeDecodeError):
-            document = None
+            document = json.loads(content)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            document = None  # not JSON, or nested past reason: no field to read
         fields = {name: _field(document, name) for name in spec.fields}
         body["fields"] = {
             name: value for name, value in fields.items() if not _is_measurement(name, value)
@@ -229,9 +238,10 @@ class ProbeCollector:
             if isinstance(value, str) and DEGRADED_WORDS & set(
                 re.findall(r"[a-z]+", value.lower())
             ):
+                shown = scrub(value)
                 defects[f"degraded:{name}"] = {
-                    **_defect("high", f"probe {spec.name}: {name} is {value!r} in {env_name}"),
-                    "value": value,
+                    **_defect("high", f"probe {spec.name}: {name} is {shown!r} in {env_name}"),
+                    "value": shown,
                 }
         if spec.max_latency_ms is not None and latency_ms > spec.max_latency_ms:
             defects["latency"] = _defect(
@@ -290,12 +300,31 @@ def _first_messages(connection: Any, wanted: int, timeout: float) -> tuple[list[
     return types, None
 
 
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+class _TooLarge(Exception):
+    """A health answer past MAX_ANSWER_BYTES (once decompressed)."""
+
+
+def _bounded_get(http: Any, url: str, headers: dict[str, str], timeout: float) -> tuple[Any, bytes]:
+    """GET ``url``, reading at most MAX_ANSWER_BYTES of its (decompressed) body."""
+    with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise _TooLarge
+            chunks.append(chunk)
+    return response, b"".join(chunks)
+
+
 def _message_type(message: str | bytes) -> str:
     if isinstance(message, bytes):
         return "<binary>"
     try:
         data = json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):
         return message
     if isinstance(data, dict) and isinstance(data.get("type"), str):
         return str(data["type"])
@@ -313,9 +342,10 @@ def _field(document: Any, dotted: str) -> Any:
     return node if isinstance(node, int | float | bool) or node is None else "<complex>"
 
 
-def _neutral(body: dict[str, Any], neutral: Neutralizer) -> dict[str, Any]:
+def _neutral(body: dict[str, Any], neutral: Neutralizer, redactor: Redactor) -> dict[str, Any]:
     from driftcheck.normalize import canonical, prune
 
-    result: dict[str, Any] = prune(canonical(body, neutral))
+    # What a server answers is data like any other: secret-looking parts are redacted.
+    result: dict[str, Any] = prune(canonical(body, neutral, redactor=redactor))
     result["defects"] = body.get("defects", {})
     return result

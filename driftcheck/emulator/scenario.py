@@ -52,10 +52,11 @@ class FaultSpec(_Strict):
     status: int = 503
     body: str = Field(
         default="json",
-        pattern="^(json|html|malformed|truncated|reset|slow|trickle|repeat-token|deep)$",
+        pattern="^(json|html|malformed|truncated|reset|slow|trickle|repeat-token|endless|deep)$",
         description="json: an error; slow: the normal answer after delay_seconds; trickle: the "
         "normal answer one byte every delay_seconds; repeat-token: the normal answer with a "
-        "nextPageToken that never changes; deep: an error body nested 200,000 levels deep",
+        "nextPageToken that never changes; endless: an empty page with a new nextPageToken "
+        "every time; deep: an error body nested 200,000 levels deep",
     )
     times: int | None = None
     delay_seconds: float = 0.0

@@ -369,6 +369,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer with the fault; False when the fault only delays a normal answer."""
         if spec.body in ("trickle", "repeat-token"):
             return False  # the normal answer, altered on its way out
+        if spec.body == "endless":
+            self._send_json(200, {"services": [], "nextPageToken": uuid.uuid4().hex})
+            return True
         if spec.delay_seconds:
             time.sleep(spec.delay_seconds)
         if spec.body == "slow":

@@ -132,7 +132,9 @@ def _target(path: Path, text: str) -> _Target:
             return _Target(path, path, special=True, text=text)
     elif special_place:
         raise _cannot(path, "No such device or special file")
-    return _Target(path, real, special=False, text=text)
+    # A regular file is replaced where it is named: a symbolic link there is replaced too, never
+    # followed out of the folder it is in.
+    return _Target(path, path, special=False, text=text)
 
 
 def _check(target: _Target) -> None:
