@@ -117,13 +117,15 @@ def test_an_interruption_while_replacing_puts_back_what_was_replaced(
     assert leftovers(tmp_path) == []
 
 
-def test_a_symlink_to_a_file_is_followed_and_kept(tmp_path: Path) -> None:
-    target = tmp_path / "real.yaml"
+def test_a_symlink_to_a_file_is_replaced_never_followed(tmp_path: Path) -> None:
+    """A link planted where a report goes must not carry the write anywhere else."""
+    target = tmp_path / "elsewhere.yaml"
     target.write_text("old", encoding="utf-8")
     link = tmp_path / "link.yaml"
     link.symlink_to(target)
     write_outputs([(link, "new")])
-    assert link.is_symlink() and target.read_text() == "new"
+    assert not link.is_symlink() and link.read_text() == "new"
+    assert target.read_text() == "old"
 
 
 def test_collect_to_dev_stdout_writes_to_it_and_keeps_the_device(
