@@ -21,15 +21,33 @@ from typing import Any
 _local = threading.local()
 
 
+MAX_EXCHANGE_BYTES = 256 * 1024 * 1024  # no API answer driftcheck reads comes near this
+
+
+class AnswerTooLarge(OSError):
+    """An answer that keeps coming past MAX_EXCHANGE_BYTES (an endless chunked body)."""
+
+
 @contextmanager
 def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound every socket read on this thread to ``seconds`` from now (None: no bound)."""
-    previous = getattr(_local, "deadline", None)
+    """Bound every socket read on this thread to ``seconds`` from now (None: no bound), and
+    the bytes read in the exchange to MAX_EXCHANGE_BYTES."""
+    previous = getattr(_local, "deadline", None), getattr(_local, "budget", None)
     _local.deadline = None if seconds is None else time.monotonic() + seconds
+    _local.budget = MAX_EXCHANGE_BYTES
     try:
         yield
     finally:
-        _local.deadline = previous
+        _local.deadline, _local.budget = previous
+
+
+def _spend(count: int) -> None:
+    budget = getattr(_local, "budget", None)
+    if budget is None:
+        return
+    _local.budget = budget - count
+    if _local.budget < 0:
+        raise AnswerTooLarge(f"the answer is larger than {MAX_EXCHANGE_BYTES} bytes")
 
 
 def remaining() -> float | None:
@@ -63,14 +81,18 @@ class DeadlineSocket:
         self._sock.settimeout(limit)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        """Read, waiting no longer than the deadline allows."""
+        """Read, waiting no longer than the deadline allows, within the exchange's budget."""
         self._arm()
-        return int(self._sock.recv_into(buffer, nbytes, flags))
+        count = int(self._sock.recv_into(buffer, nbytes, flags))
+        _spend(count)
+        return count
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        """Read, waiting no longer than the deadline allows."""
+        """Read, waiting no longer than the deadline allows, within the exchange's budget."""
         self._arm()
-        return bytes(self._sock.recv(bufsize, flags))
+        data = bytes(self._sock.recv(bufsize, flags))
+        _spend(len(data))
+        return data
 
     def makefile(self, mode: str = "r", buffering: int | None = None, **_kwargs: Any) -> Any:
         """A buffered reader whose reads go through :meth:`recv_into`."""

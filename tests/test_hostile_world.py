@@ -390,3 +390,19 @@ def test_pathological_values_do_not_stall_the_redactor(emulator: Start, tmp_path
     server = emulator(scenario(projects={PROD: project([backend])}))
     code, err = finish(start(server, configure(tmp_path), "collect", "production"))
     assert code == 0, err
+
+
+def test_an_answer_past_the_byte_budget_is_not_read_to_the_end(
+    emulator: Start,
+    run_cli: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An endless body would fill memory; every exchange reads within a byte budget."""
+    import driftcheck.deadlines
+
+    emulator(estate())
+    monkeypatch.setattr(driftcheck.deadlines, "MAX_EXCHANGE_BYTES", 512)
+    result = run_cli("--config", str(configure(tmp_path)), "collect", "production")
+    assert result.code == 3, result.stderr
+    assert "service/us-central1/*" in result.stderr
