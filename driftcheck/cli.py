@@ -280,6 +280,13 @@ def _finish(
     comparison: Any, options: ReportOptions, default_dir: Path, *, reproduction: bool = False
 ) -> NoReturn:
     """Write the report set (reports and the judged snapshot) as one, print, exit."""
+    sys.exit(_report(comparison, options, default_dir, reproduction=reproduction))
+
+
+def _report(
+    comparison: Any, options: ReportOptions, default_dir: Path, *, reproduction: bool = False
+) -> int:
+    """Write the report set (reports and the judged snapshot) as one, print; the exit code."""
     from driftcheck.baseline import snapshot_text
     from driftcheck.model import Severity
     from driftcheck.render import json as json_report
@@ -312,17 +319,23 @@ def _finish(
     click.echo(render_summary(report, written, exit_code=code, color=color), err=True)
     if options.output == "json":
         click.echo(json_report.render(report), nl=False)
-    sys.exit(code)
+    return code
+
+
+# The most severe outcome of several checks: incomplete, then drift, then clean.
+_SEVERITY_OF_EXIT = {3: 2, 1: 1, 0: 0}
 
 
 @cli.command()
-@click.argument("env")
-@click.option("--against", "base_env", help="Baseline environment (default: ENV itself).")
+@click.argument("envs", metavar="[ENV]...", nargs=-1)
+@click.option("--all", "all_envs", is_flag=True, help="Every environment of the config.")
+@click.option("--against", "base_env", help="Baseline environment (default: each ENV's own).")
 @_report_options
 @click.pass_context
 def check(
     ctx: click.Context,
-    env: str,
+    envs: tuple[str, ...],
+    all_envs: bool,
     base_env: str | None,
     formats: str,
     out_dir: str | None,
@@ -330,16 +343,28 @@ def check(
     output: str,
     no_color: bool,
 ) -> None:
-    """Collect ENV, compare it with baselines/BASE_ENV.yaml, write reports, exit 0/1/3."""
-    from driftcheck.pipeline import run_check
+    """Collect each ENV, compare it with baselines/BASE_ENV.yaml, write reports, exit 0/1/3.
+
+    Several environments (or --all) are collected at once in one process, sharing one worker
+    pool and one set of rate limits; the exit code is the most severe of the checks.
+    """
+    from driftcheck.errors import UsageError
+    from driftcheck.pipeline import run_checks
     from driftcheck.render.interface import parse_formats
 
     parse_formats(formats)  # a bad --format is a usage error before any API call
     options = ReportOptions(formats, Path(out_dir) if out_dir else None, fail_on, output, no_color)
     config = _config(ctx)
+    names = list(config.model.environments) if all_envs else list(dict.fromkeys(envs))
+    if not names:
+        raise UsageError("check: name an environment (or --all)")
+    if len(names) > 1 and output == "json":
+        raise UsageError("--output json reports one check: name one environment")
+    pairs = [(name, base_env or name) for name in names]
     with _collection(ctx, config) as context:
-        comparison = run_check(config, env, base_env or env, context, command=_command_line())
-    _finish(comparison, options, config.reports_dir)
+        comparisons = run_checks(config, pairs, context, command=_command_line())
+    codes = [_report(c, options, config.reports_dir) for c in comparisons]
+    sys.exit(max(codes, key=lambda code: _SEVERITY_OF_EXIT.get(code, 3)))
 
 
 @cli.command()

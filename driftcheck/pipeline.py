@@ -254,37 +254,60 @@ def run_check(
     today: date | None = None,
 ) -> Comparison:
     """Collect ``env_name`` and compare it with the approved baseline of ``base_env``."""
-    config.environment(env_name)
-    config.environment(base_env)
-    baseline_path = config.baseline_path(base_env)
-    # Read the baseline first: a bad baseline is an input error, found before any API call.
-    baseline = read_snapshot(baseline_path, "baseline", environment=base_env)
+    return run_checks(config, [(env_name, base_env)], context, command, today)[0]
+
+
+def run_checks(
+    config: LoadedConfig,
+    pairs: list[tuple[str, str]],
+    context: CollectionContext,
+    command: str,
+    today: date | None = None,
+) -> list[Comparison]:
+    """Several checks in one process: every environment collected at once on one pool with one
+    set of rate limiters, each compared with its baseline. Every baseline is read first: a bad
+    one is an input error, found before any API call."""
+    for env_name, base_env in pairs:
+        config.environment(env_name)
+        config.environment(base_env)
+    baselines = {
+        base: read_snapshot(config.baseline_path(base), "baseline", environment=base)
+        for base in dict.fromkeys(base for _env, base in pairs)
+    }
     started_at = utc_now()
-    snapshot = collect_environment(config, env_name, context)
-    provenance = Provenance(
-        tool_version=__version__,
-        config_sha256=config.sha256,
-        principal=context.clients.principal,
-        endpoints=context.clients.endpoints,
-        fingerprint_key_id=context.fingerprints.key_id,
-        started_at=started_at,
-        finished_at=utc_now(),
-        baseline_git_commit=git_commit_of(baseline_path),
-        command=command,
-    )
-    options = CompareOptions(
-        cross_environment=env_name != base_env,
-        shared_secrets=shared_secrets(config, env_name),
-    )
-    return judge(
-        baseline,
-        baseline_path,
-        snapshot,
-        config.model.rules,
-        provenance,
-        options,
-        today or date.today(),
-    )
+    names = list(dict.fromkeys(env for env, _base in pairs))
+    snapshots = collect_environments(config, names, context)
+    finished_at = utc_now()
+    comparisons = []
+    for env_name, base_env in pairs:
+        baseline_path = config.baseline_path(base_env)
+        provenance = Provenance(
+            tool_version=__version__,
+            config_sha256=config.sha256,
+            principal=context.clients.principal,
+            endpoints=context.clients.endpoints,
+            fingerprint_key_id=context.fingerprints.key_id,
+            started_at=started_at,
+            finished_at=finished_at,
+            baseline_git_commit=git_commit_of(baseline_path),
+            command=command,
+        )
+        options = CompareOptions(
+            cross_environment=env_name != base_env,
+            shared_secrets=shared_secrets(config, env_name),
+        )
+        comparisons.append(
+            judge(
+                baselines[base_env],
+                baseline_path,
+                snapshots[env_name],
+                config.model.rules,
+                provenance,
+                options,
+                today or date.today(),
+            )
+        )
+    return comparisons
 
 
 def run_diff(

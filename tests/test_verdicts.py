@@ -1025,3 +1025,28 @@ def test_settings_with_secret_words_in_their_names_are_compared_in_clear(
     assert cli("check", "staging", "--against", "production").code == 1
     [finding] = [f for f in report_of(tmp_path).findings if f.active]
     assert (finding.baseline, finding.actual) == ("RS256", "none")
+
+
+def test_several_environments_are_checked_in_one_process(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    write_config(tmp_path)
+    staging = environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+    server = emulator(real_estate(staging=staging))
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "production", "staging", "--against", "production")
+    assert result.code == 1, result.stderr  # the most severe of clean and drift
+    assert report_of(tmp_path, "production-vs-production").status is Status.CLEAN
+    assert report_of(tmp_path, "staging-vs-production").status is Status.DRIFT
+    # Incomplete outranks drift: a 403 on production's IAM makes the whole run exit 3.
+    server.add_fault(FaultSpec(path=f"/projects/{PROD}/.*:getIamPolicy", status=403))
+    assert cli("check", "--all", "--against", "production").code == 3
+    assert report_of(tmp_path).status is Status.DRIFT
