@@ -540,11 +540,11 @@ class _Comparison:
 
 
 def _users(body: dict[str, Any] | None) -> list[str]:
-    """The resources that use ``body`` (a secret's references name the services using it)."""
+    """The places that use ``body`` (a secret's references: ``service/…:containers.…``)."""
     references = body.get("references") if body is not None else None
     if not isinstance(references, dict):
         return []
-    return sorted({str(where).split(":", 1)[0] for where in references})
+    return sorted(str(where) for where in references)
 
 
 def _gap_records(gaps: list[Gap]) -> list[CollectionErrorRecord]:

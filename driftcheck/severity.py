@@ -600,7 +600,10 @@ def _used_by(baseline: Any, actual: Any) -> list[str]:
     """A resource on one side only joins the finding of the resources that use it."""
     value = actual if isinstance(actual, dict) else baseline
     users = value.get("used_by") if isinstance(value, dict) else None
-    return [f"presence:{user}" for user in users] if isinstance(users, list) else []
+    if not isinstance(users, list):
+        return []
+    keys = [f"presence:{str(user).split(':', 1)[0]}" for user in users]
+    return keys + [f"secret-reference:{user}" for user in users]
 
 
 CAUSES: tuple[CauseRule, ...] = (
@@ -644,11 +647,15 @@ CAUSES: tuple[CauseRule, ...] = (
         _named("probe-messages"),
     ),
     # A secret-looking value in clear: the violation, and its difference from the baseline.
+    # ...and when the other side takes it from Secret Manager, the reference it lost.
     CauseRule(
         "plain-secret",
         "service/*",
-        re.compile(r"template\.containers\.[^.]+\.env\.[^.]+\.value"),
-        lambda resource, match: [f"plain-secret:{resource}:{match.group(0)}"],
+        re.compile(r"template\.(?P<where>containers\.[^.]+\.env\.[^.]+)\.value"),
+        lambda resource, match: [
+            f"plain-secret:{resource}:{match.group(0)}",
+            f"secret-reference:{resource}:{match.group('where')}",
+        ],
     ),
     # A secret's versions moved (a rotation): its latest version, fingerprints, resolutions.
     CauseRule(
