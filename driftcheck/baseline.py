@@ -41,6 +41,8 @@ def snapshot_text(snapshot: Snapshot) -> str:
     body = {"resources": data["resources"]}
     if data["errors"]:
         body["errors"] = data["errors"]
+    if data["context"]:
+        body["context"] = data["context"]
     header_text = yaml.safe_dump(header, sort_keys=False, default_flow_style=False, width=4096)
     return header_text + dump_yaml(body)
 
@@ -61,7 +63,8 @@ def approved(snapshot: Snapshot) -> Snapshot:
     for key, body in snapshot.resources.items():
         dropped = {field for glob, field in RUNNER_OBSERVATIONS if fnmatchcase(key, glob)}
         resources[key] = {k: v for k, v in body.items() if k not in dropped} if dropped else body
-    return snapshot.model_copy(update={"resources": resources})
+    # Who changed what last is context for a report, not part of what is approved.
+    return snapshot.model_copy(update={"resources": resources, "context": {}})
 
 
 def write_snapshot(path: Path, snapshot: Snapshot) -> None:

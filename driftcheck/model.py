@@ -111,6 +111,11 @@ class Snapshot(FrozenModel):
     fingerprint_key_id: str | None = None
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     errors: list[CollectionErrorRecord] = Field(default_factory=list)
+    context: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per resource, who changed it last and when (lastModifier, updateTime): "
+        "shown beside findings, never compared, never kept in a baseline",
+    )
 
 
 class Evidence(FrozenModel):
@@ -254,3 +259,8 @@ class DriftReport(FrozenModel):
     findings: list[Finding]
     errors: list[CollectionErrorRecord]
     provenance: Provenance
+    context: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per resource with findings: who changed it last and when, in the checked "
+        "environment (context, never compared)",
+    )

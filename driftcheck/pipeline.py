@@ -136,6 +136,7 @@ def collect_environment(
         tool_version=__version__,
         fingerprint_key_id=fingerprints.key_id,
         resources=dict(sorted(result.resources.items())),
+        context=dict(sorted(result.context.items())),
         errors=sorted(result.errors, key=lambda e: (e.resource, e.source, e.message)),
     )
 
@@ -242,6 +243,9 @@ def judge(
         coverage=result.coverage,
         compared=(baseline, snapshot),
     )
+    concerned = {f.resource for f in findings}
+    context = {key: value for key, value in snapshot.context.items() if key in concerned}
+    report = report.model_copy(update={"context": context})
     return Comparison(report=report, snapshot=snapshot)
 
 

@@ -1050,3 +1050,36 @@ def test_several_environments_are_checked_in_one_process(
     server.add_fault(FaultSpec(path=f"/projects/{PROD}/.*:getIamPolicy", status=403))
     assert cli("check", "--all", "--against", "production").code == 3
     assert report_of(tmp_path).status is Status.DRIFT
+
+
+def test_who_changed_a_service_last_is_shown_never_compared(
+    emulator: Start, cli: Run, tmp_path: Path, browser: Browser
+) -> None:
+    write_config(tmp_path)
+
+    def staging_by(who: str, timeout: str) -> dict[str, Any]:
+        services = [
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout=timeout),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ]
+        services[0]["lastModifier"] = who
+        return environment("stg", STAGING, STAGING_NUMBER, services=services)
+
+    server = emulator(real_estate(staging=staging_by("alice@acme.com", "3600s")))
+    assert cli("baseline", "production").code == 0
+    assert b"lastModifier" not in (tmp_path / "baselines" / "production.yaml").read_bytes()
+    assert cli("check", "staging", "--against", "production").code == 0  # context only
+    server.stop()
+    emulator(real_estate(staging=staging_by("mallory@acme.com", "60s")))
+    assert cli("check", "staging", "--against", "production").code == 1
+    report = report_of(tmp_path)
+    assert active(report) == [("service/us-central1/api-${env}", "template.timeout")]
+    assert report.context["service/us-central1/api-${env}"]["last_modifier"] == "mallory@acme.com"
+    page = browser.new_page()
+    try:
+        page.goto((tmp_path / "reports" / "staging-vs-production.html").as_uri())
+        attribution = page.locator("[data-attribution]").first.inner_text()
+        assert "mallory@acme.com" in attribution.replace("\u200b", "")
+        assert "not compared" in attribution
+    finally:
+        page.close()

@@ -28,6 +28,7 @@ from driftcheck.config import Environment
 from driftcheck.identity import Neutralizer, resource_key
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import normalize_service
+from driftcheck.sensitive import scrub
 
 SOURCE = "run.googleapis.com"
 LIST_PERMISSION = Permission("run.services.list", "roles/run.viewer")
@@ -115,6 +116,9 @@ class CloudRunCollector(ApiCollector):
                 result.resources[key] = normalize_service(
                     raw, iam, neutrals[alias], self._fingerprints, result.literals
                 )
+                attribution = _attribution(raw)
+                if attribution:
+                    result.context[key] = attribution
                 result.errors.extend(errors)
         return result
 
@@ -201,6 +205,15 @@ def _project_number(listings: dict[str, RegionListing]) -> str | None:
             if match:
                 return match.group("number")
     return None
+
+
+def _attribution(raw: dict[str, Any]) -> dict[str, str]:
+    """Who changed a service last and when: context for a reader, never compared."""
+    found = {
+        "last_modifier": raw.get("last_modifier"),
+        "update_time": raw.get("update_time"),
+    }
+    return {name: scrub(str(value)) for name, value in found.items() if value}
 
 
 def _wanted(env: Environment, neutral: Neutralizer) -> set[str] | None:

@@ -32,12 +32,14 @@ class CollectorResult:
     # How names kept in neutral form were really spelt (a secret is read by its real name).
     literals: dict[str, str] = field(default_factory=dict)
     project_number: str | None = None
+    context: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def merge(self, other: CollectorResult) -> None:
         """Add another result's resources and errors to this one."""
         self.resources.update(other.resources)
         self.errors.extend(other.errors)
         self.literals.update(other.literals)
+        self.context.update(other.context)
         self.project_number = self.project_number or other.project_number
 
 
