@@ -18,6 +18,7 @@ from driftcheck.sensitive import Redactor
 
 VOLATILE_FIELDS = frozenset(
     {
+        "build_info",  # which build made the image: per build, not configuration
         "uid",
         "etag",
         "generation",
@@ -68,14 +69,31 @@ ENUM_FIELDS = frozenset(
     }
 )
 # Lists whose order carries no meaning: compared as sorted sets.
-SET_FIELDS = frozenset({"custom_audiences", "network_tags", "tags"})
+SET_FIELDS = frozenset(
+    {"custom_audiences", "network_tags", "tags", "depends_on", "instances", "mount_options"}
+)
 _DURATION = re.compile(r"^(?P<seconds>-?\d+(?:\.\d+)?)s$")
 
 SERVICE_DEFAULTS: dict[str, Any] = {
     "ingress": "ingress_traffic_all",
+    "launch_stage": "ga",
     "invoker_iam_disabled": False,
     "default_uri_disabled": False,
 }
+# What Cloud Run applies when a container sets no limits.
+LIMIT_DEFAULTS: dict[str, str] = {"cpu": "1000m", "memory": "512Mi"}
+DEFAULT_TRAFFIC = {"latest": {"percent": 100}}
+_MEMORY_UNITS = {
+    "": 1,
+    "k": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>m|k|M|G|Ki|Mi|Gi|Ti)?$")
 TEMPLATE_DEFAULTS: dict[str, Any] = {
     "timeout": 300,
     "max_instance_request_concurrency": 80,
@@ -84,6 +102,27 @@ TEMPLATE_DEFAULTS: dict[str, Any] = {
 SCALING_DEFAULTS: dict[str, Any] = {"min_instance_count": 0, "max_instance_count": 100}
 DEFAULT_PORT = {"8080": {"name": "http1"}}
 Literals = dict[str, str] | None
+
+
+def cpu_quantity(value: Any) -> Any:
+    """``"1"``, ``"1.0"`` and ``"1000m"`` are one CPU: written ``"1000m"``."""
+    match = _QUANTITY.match(str(value))
+    if match is None or match.group("unit") not in (None, "m"):
+        return value
+    number = float(match.group("number"))
+    millis = number if match.group("unit") == "m" else number * 1000
+    return f"{round(millis)}m"
+
+
+def memory_quantity(value: Any) -> Any:
+    """``"512Mi"``, ``"0.5Gi"`` and ``"536870912"`` are the same memory: written in Mi (or bytes
+    when not a whole number of Mi)."""
+    match = _QUANTITY.match(str(value))
+    if match is None or match.group("unit") == "m":
+        return value
+    size = float(match.group("number")) * _MEMORY_UNITS[match.group("unit") or ""]
+    mebibytes = size / 1024**2
+    return f"{round(mebibytes)}Mi" if mebibytes.is_integer() else str(round(size))
 
 
 def seconds(value: Any) -> Any:
@@ -259,9 +298,17 @@ def _normalize_container(
         body["ports"] = dict(DEFAULT_PORT)
     mounts = body.get("volume_mounts")
     if isinstance(mounts, list):
+        # Keyed by where they are mounted: one volume may be mounted twice.
         body["volume_mounts"] = {
-            neutral(name): mount for name, mount in keyed(mounts, "name", "mount").items()
+            path: {**mount, "name": neutral(str(mount.get("name", "")))}
+            for path, mount in keyed(mounts, "mount_path", "mount").items()
         }
+    resources = dict(body.get("resources") or {})
+    limits = {**LIMIT_DEFAULTS, **(resources.get("limits") or {})}
+    limits["cpu"] = cpu_quantity(limits["cpu"])
+    limits["memory"] = memory_quantity(limits["memory"])
+    resources["limits"] = limits
+    body["resources"] = resources
     return body
 
 
@@ -333,6 +380,10 @@ def normalize_iam_policy(
     roles: dict[str, set[str]] = {}
     for binding in policy.get("bindings") or []:
         role = neutral(str(binding.get("role", "")))
+        condition = binding.get("condition") or {}
+        if isinstance(condition, dict) and condition.get("expression"):
+            # A conditional grant (time-boxed, say) is not the permanent one.
+            role = f"{role} if {neutral(str(condition['expression']))}"
         roles.setdefault(role, set()).update(neutral(str(m)) for m in binding.get("members") or [])
     return {role: sorted(members) for role, members in sorted(roles.items()) if members}
 
@@ -358,4 +409,9 @@ def normalize_service(
         body["traffic"] = {_traffic_key(t): {"percent": t.get("percent", 0)} for t in traffic}
     if iam_policy is not None:
         body["iam"] = normalize_iam_policy(iam_policy, neutral)
-    return prune(canonical(body, neutral, redactor=Redactor(fingerprints)))
+    result: dict[str, Any] = prune(canonical(body, neutral, redactor=Redactor(fingerprints)))
+    # An unspecified enum is pruned as unset: the default it stands for is written instead.
+    for key, default in SERVICE_DEFAULTS.items():
+        result.setdefault(key, default)
+    result.setdefault("traffic", dict(DEFAULT_TRAFFIC))
+    return result

@@ -164,3 +164,57 @@ def test_normalizing_twice_equals_normalizing_once() -> None:
     neutral = Neutralizer(project="acme-prod", region="us-central1")
     once = normalize(raw_service())
     assert prune(canonical(once, neutral)) == once
+
+
+def test_the_same_thing_spelt_twice_normalizes_once() -> None:
+    """Unspecified enums, CPU and memory quantities, order-free lists: one canonical value."""
+
+    def with_container(**container: Any) -> dict[str, Any]:
+        raw = raw_service()
+        raw["template"]["containers"][0].update(container)
+        return raw
+
+    unset = normalize(with_container())
+    spelled = raw_service()
+    spelled["ingress"] = "INGRESS_TRAFFIC_UNSPECIFIED"
+    spelled["launch_stage"] = "LAUNCH_STAGE_UNSPECIFIED"
+    assert normalize(spelled)["ingress"] == "ingress_traffic_all"
+    assert normalize(spelled)["launch_stage"] == "ga"
+    assert normalize(spelled)["traffic"] == {"latest": {"percent": 100}}
+    limits = unset["template"]["containers"]["app"]["resources"]["limits"]
+    assert limits == {"cpu": "1000m", "memory": "512Mi"}
+    for cpu, memory in (("1", "0.5Gi"), ("1000m", "512Mi"), ("1.0", "536870912")):
+        other = normalize(with_container(resources={"limits": {"cpu": cpu, "memory": memory}}))
+        assert other["template"]["containers"]["app"]["resources"]["limits"] == limits
+    two = normalize(with_container(resources={"limits": {"cpu": "2", "memory": "1Gi"}}))
+    assert two["template"]["containers"]["app"]["resources"]["limits"] == {
+        "cpu": "2000m",
+        "memory": "1024Mi",
+    }
+    assert normalize(with_container(depends_on=["b", "a"])) == normalize(
+        with_container(depends_on=["a", "b"])
+    )
+    built = normalize(with_container(build_info={"source_location": "gs://x/1.tgz"}))
+    assert "build_info" not in built["template"]["containers"]["app"]
+
+
+def test_two_mounts_of_one_volume_are_two_mounts() -> None:
+    raw = raw_service()
+    raw["template"]["containers"][0]["volume_mounts"] = [
+        {"name": "config", "mount_path": "/etc/a"},
+        {"name": "config", "mount_path": "/etc/b"},
+    ]
+    mounts = normalize(raw)["template"]["containers"]["app"]["volume_mounts"]
+    assert mounts == {"/etc/a": {"name": "config"}, "/etc/b": {"name": "config"}}
+
+
+def test_a_conditional_grant_is_not_the_permanent_one() -> None:
+    neutral = Neutralizer(project="acme-prod", region="us-central1")
+    grant = {"role": "roles/run.invoker", "members": ["user:a@x.com"]}
+    timed = {**grant, "condition": {"expression": "request.time < timestamp('2027-01-01')"}}
+    permanent = normalize_service(raw_service(), {"bindings": [grant]}, neutral, FINGERPRINTS)
+    boxed = normalize_service(raw_service(), {"bindings": [timed]}, neutral, FINGERPRINTS)
+    assert permanent["iam"] == {"roles/run.invoker": ["user:a@x.com"]}
+    assert boxed["iam"] == {
+        "roles/run.invoker if request.time < timestamp('2027-01-01')": ["user:a@x.com"]
+    }
