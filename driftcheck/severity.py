@@ -22,6 +22,7 @@ from driftcheck.remedies import Remedy
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 _INGRESS_OPENNESS = {
+    "ingress_traffic_none": -1,
     "ingress_traffic_internal_only": 0,
     "ingress_traffic_internal_load_balancer": 1,
     "ingress_traffic_all": 2,
@@ -248,6 +249,42 @@ PROBE_HEADERS = Advice(
     "Response headers differ; clients or proxies that depend on them behave differently."
 )
 OTHER = Advice("A configuration field differs from the baseline.")
+IAP = Advice(
+    "Identity-Aware Proxy in front of the service authenticates every caller; without it the "
+    "service answers whoever reaches its ingress.",
+    f"{_SERVICE_UPDATE} --iap (or --no-iap), as the baseline has it",
+)
+DEFAULT_URI = Advice(
+    "With the default run.app URL enabled, callers can reach the service directly and bypass "
+    "the load balancer (and its Cloud Armor and IAP) that the baseline puts in front of it.",
+    f"{_SERVICE_UPDATE} --no-default-url (or --default-url), as the baseline has it",
+)
+AUDIENCES = Advice(
+    "Custom audiences decide which ID tokens the service accepts: a lost audience makes clients "
+    "that mint tokens for it get 401, on the WebSocket upgrade too.",
+    f"{_SERVICE_UPDATE} --add-custom-audiences=AUDIENCE / --remove-custom-audiences=AUDIENCE",
+)
+BINARY_AUTHORIZATION = Advice(
+    "Binary Authorization decides which images may run: without its policy an unsigned or "
+    "unvetted image can be deployed here.",
+    f"{_SERVICE_UPDATE} --binary-authorization=default (or --clear-binary-authorization)",
+)
+SERVICE_MESH = Advice(
+    "The service mesh carries the service's traffic policy and mutual TLS: without it, calls "
+    "between services behave and authenticate differently.",
+    f"{_SERVICE_UPDATE} --mesh=MESH (or --clear-mesh)",
+)
+MAX_INSTANCES = Advice(
+    "Maximum instances times concurrency is the ceiling of simultaneous requests and open "
+    "WebSockets: a lower ceiling refuses connections under the load the baseline carries.",
+    f"{_SERVICE_UPDATE} --max-instances=N",
+    remedies.scaling,
+)
+
+
+def _turned_off(baseline: Any, actual: Any) -> bool:
+    return baseline is True and actual is not True
+
 
 CATALOGUE: tuple[CatalogueRule, ...] = (
     CatalogueRule("resource-presence", "*", "", Severity.HIGH, advice=PRESENCE),
@@ -279,6 +316,45 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         advice=INVOKER_CHECK,
     ),
     CatalogueRule("iam", "service/*", "iam*", Severity.HIGH, advice=IAM),
+    CatalogueRule(
+        "iap", "service/*", "iap_enabled", Severity.HIGH, Severity.CRITICAL, _turned_off, IAP
+    ),
+    CatalogueRule(
+        "default-uri",
+        "service/*",
+        "default_uri_disabled",
+        Severity.HIGH,
+        Severity.CRITICAL,
+        _turned_off,
+        DEFAULT_URI,
+    ),
+    CatalogueRule(
+        "custom-audiences", "service/*", "custom_audiences*", Severity.HIGH, advice=AUDIENCES
+    ),
+    CatalogueRule(
+        "binary-authorization",
+        "service/*",
+        "binary_authorization*",
+        Severity.HIGH,
+        advice=BINARY_AUTHORIZATION,
+    ),
+    CatalogueRule(
+        "service-mesh", "service/*", "template.service_mesh*", Severity.HIGH, advice=SERVICE_MESH
+    ),
+    CatalogueRule(
+        "max-instances",
+        "service/*",
+        "template.scaling.max_instance_count",
+        Severity.MEDIUM,
+        advice=MAX_INSTANCES,
+    ),
+    CatalogueRule(
+        "max-instances",
+        "service/*",
+        "scaling.manual_instance_count",
+        Severity.MEDIUM,
+        advice=MAX_INSTANCES,
+    ),
     CatalogueRule(
         "request-timeout", "service/*", "template.timeout", Severity.HIGH, advice=REQUEST_TIMEOUT
     ),

@@ -325,3 +325,27 @@ def test_public_invoker_role_added_whole_is_critical() -> None:
     before = changed(iam={})
     finding = only(diff(body, before=before))
     assert (finding.kind, finding.severity) == (FindingKind.ADDED, Severity.CRITICAL)
+
+
+def test_security_settings_turned_off_are_critical_and_narrowing_is_not_widening() -> None:
+    def severity_of(**edits: Any) -> Severity:
+        result = compare(
+            snapshot(service__backend=SERVICE), snapshot(service__backend=changed(**edits))
+        )
+        return only(result.findings).severity
+
+    base = copy.deepcopy(SERVICE)
+    base["iap_enabled"] = True
+    base["default_uri_disabled"] = True
+    for field in ("iap_enabled", "default_uri_disabled"):
+        turned_off = compare(
+            snapshot(service__backend=base),
+            snapshot(service__backend={**base, field: False}),
+        )
+        assert only(turned_off.findings).severity is Severity.CRITICAL
+    assert severity_of(ingress="ingress_traffic_none") is Severity.HIGH
+    assert severity_of(custom_audiences=["https://ws.example.com"]) is Severity.HIGH
+    assert (
+        severity_of(template__scaling={"min_instance_count": 2, "max_instance_count": 2})
+        is Severity.MEDIUM
+    )
