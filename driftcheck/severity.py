@@ -300,7 +300,7 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
     CatalogueRule(
         "public-invoker",
         "service/*",
-        "iam.roles/run.invoker",
+        "iam.roles/run.invoker*",  # conditional grants of the role too
         Severity.HIGH,
         Severity.CRITICAL,
         _made_public,

@@ -218,3 +218,25 @@ def test_a_conditional_grant_is_not_the_permanent_one() -> None:
     assert boxed["iam"] == {
         "roles/run.invoker if request.time < timestamp('2027-01-01')": ["user:a@x.com"]
     }
+
+
+def test_a_conditional_grant_gets_no_command_that_could_not_run() -> None:
+    from driftcheck.model import FindingKind
+    from driftcheck.remedies import Change, iam_bindings
+    from driftcheck.severity import classify
+
+    path = "iam.roles/run.invoker if request.time < timestamp('2027-01-01')"
+    change = Change("service/us-central1/backend", path, FindingKind.ADDED, None, ["allUsers"])
+    assert iam_bindings(change) == []
+    plain = Change(
+        "service/us-central1/backend",
+        "iam.roles/run.invoker",
+        FindingKind.ADDED,
+        None,
+        ["allUsers"],
+    )
+    assert iam_bindings(plain)  # the unconditional grant keeps its command
+    severity, rule = classify(
+        "service/us-central1/backend", path, FindingKind.ADDED, None, ["allUsers"]
+    )
+    assert (severity.value, rule) == ("critical", "public-invoker")
