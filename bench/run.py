@@ -289,6 +289,46 @@ def end_to_end_benchmark() -> None:
         )
 
 
+def large_estate_benchmark(count: int = 50_000) -> None:
+    """``baseline`` then ``check`` of one environment of ``count`` services (no latency): the
+    memory a very large estate needs, and that what ``baseline`` writes, ``check`` reads."""
+    ready: Any = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    child = multiprocessing.Process(
+        target=serve, args=(large_estate(count, 0, PAGE_SIZE).model_dump_json(), ready, stop)
+    )
+    child.start()
+    url = ready.get(timeout=600)
+    env = {
+        **os.environ,
+        "DRIFTCHECK_RUN_ENDPOINT": url,
+        "DRIFTCHECK_SECRETMANAGER_ENDPOINT": url,
+        "DRIFTCHECK_FINGERPRINT_KEY": KEY,
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "driftcheck.yaml"
+        api = {
+            "timeout_seconds": 60,
+            "retry_seconds": 60,
+            "concurrency": CONCURRENCY,
+            "rate_limits": {"run": 10_000_000, "secretmanager": 1_000_000},
+        }
+        path.write_text(json.dumps(config_data(api=api)))
+        base = ["--config", str(path), "-q"]
+        baseline = measured([*base, "baseline", "production"], env, Path(folder))
+        size = (Path(folder) / "baselines" / "production.yaml").stat().st_size / 1e6
+        check = measured([*base, "check", "production", "--format", "json"], env, Path(folder))
+    stop.set()
+    ready.get(timeout=600)
+    child.join(timeout=60)
+    print(f"one environment of {count} services (no latency)")
+    print(
+        f"  baseline {baseline[0]:.1f} s, peak RSS {baseline[1]:.0f} MB, exit {baseline[2]}; "
+        f"baseline file {size:.1f} MB"
+    )
+    print(f"  check    {check[0]:.1f} s, peak RSS {check[1]:.0f} MB, exit {check[2]}")
+
+
 def snapshot_files(count: int, folder: Path) -> tuple[Path, Path]:
     """Two snapshot files of ``count`` services, 5% drifted, built from one normalized body."""
     import copy
@@ -358,3 +398,4 @@ if __name__ == "__main__":
         compare_render_benchmark()
         end_to_end_benchmark()
         diff_benchmark()
+        large_estate_benchmark()
