@@ -23,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -243,44 +246,62 @@ def measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, fl
     return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
 
 
+@dataclass
+class Emulated:
+    """An emulator in its own process, and a folder with a driftcheck.yaml pointing at it."""
+
+    folder: Path
+    config: Path
+    env: dict[str, str]
+    calls: int = 0
+
+    def run(self, *argv: str) -> tuple[float, float, int]:
+        """One measured driftcheck process against the emulator."""
+        return measured(["--config", str(self.config), "-q", *argv], self.env, self.folder)
+
+
+@contextmanager
+def emulated(scenario: Scenario, rate_limit: int) -> Iterator[Emulated]:
+    """Serve ``scenario`` from a child process; ``calls`` holds the calls it received after."""
+    ready: Any = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    child = multiprocessing.Process(target=serve, args=(scenario.model_dump_json(), ready, stop))
+    child.start()
+    url = ready.get(timeout=600)
+    env = {
+        **os.environ,
+        "DRIFTCHECK_RUN_ENDPOINT": url,
+        "DRIFTCHECK_SECRETMANAGER_ENDPOINT": url,
+        "DRIFTCHECK_FINGERPRINT_KEY": KEY,
+    }
+    api = {
+        "timeout_seconds": 60,
+        "retry_seconds": 60,
+        "concurrency": CONCURRENCY,
+        "rate_limits": {"run": rate_limit, "secretmanager": rate_limit},
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "driftcheck.yaml"
+        config.write_text(json.dumps(config_data(api=api)))
+        session = Emulated(Path(folder), config, env)
+        try:
+            yield session
+        finally:
+            stop.set()
+            session.calls = ready.get(timeout=600)
+            child.join(timeout=60)
+
+
 def end_to_end_benchmark() -> None:
     print(
         f"end to end (processes, {LATENCY_MS:.0f} ms latency, concurrency {CONCURRENCY}, "
         "rate limits above the calls made)"
     )
     for count in (300, 3000):
-        ready: Any = multiprocessing.Queue()
-        stop = multiprocessing.Event()
-        child = multiprocessing.Process(
-            target=serve,
-            args=(large_estate(count, LATENCY_MS, PAGE_SIZE).model_dump_json(), ready, stop),
-        )
-        child.start()
-        url = ready.get(timeout=60)
-        env = {
-            **os.environ,
-            "DRIFTCHECK_RUN_ENDPOINT": url,
-            "DRIFTCHECK_SECRETMANAGER_ENDPOINT": url,
-            "DRIFTCHECK_FINGERPRINT_KEY": KEY,
-        }
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "driftcheck.yaml"
-            api = {
-                "timeout_seconds": 30,
-                "retry_seconds": 60,
-                "concurrency": CONCURRENCY,
-                "rate_limits": {"run": 1_000_000, "secretmanager": 1_000_000},
-            }
-            path.write_text(json.dumps(config_data(api=api)))
-            base = ["--config", str(path), "-q"]
-            baseline = measured([*base, "baseline", "production"], env, Path(folder))
-            check = measured(
-                [*base, "check", "staging", "--against", "production"], env, Path(folder)
-            )
-        stop.set()
-        calls = ready.get(timeout=60)
-        child.join(timeout=30)
-        ideal = calls / 2 * LATENCY_MS / 1000 / CONCURRENCY
+        with emulated(large_estate(count, LATENCY_MS, PAGE_SIZE), 1_000_000) as emulator:
+            baseline = emulator.run("baseline", "production")
+            check = emulator.run("check", "staging", "--against", "production")
+        ideal = emulator.calls / 2 * LATENCY_MS / 1000 / CONCURRENCY
         print(
             f"  {count:>5} services: baseline {baseline[0]:.2f} s ({baseline[1]:.0f} MB, exit "
             f"{baseline[2]}), check {check[0]:.2f} s ({check[1]:.0f} MB, exit {check[2]}); "
@@ -292,35 +313,10 @@ def end_to_end_benchmark() -> None:
 def large_estate_benchmark(count: int = 50_000) -> None:
     """``baseline`` then ``check`` of one environment of ``count`` services (no latency): the
     memory a very large estate needs, and that what ``baseline`` writes, ``check`` reads."""
-    ready: Any = multiprocessing.Queue()
-    stop = multiprocessing.Event()
-    child = multiprocessing.Process(
-        target=serve, args=(large_estate(count, 0, PAGE_SIZE).model_dump_json(), ready, stop)
-    )
-    child.start()
-    url = ready.get(timeout=600)
-    env = {
-        **os.environ,
-        "DRIFTCHECK_RUN_ENDPOINT": url,
-        "DRIFTCHECK_SECRETMANAGER_ENDPOINT": url,
-        "DRIFTCHECK_FINGERPRINT_KEY": KEY,
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "driftcheck.yaml"
-        api = {
-            "timeout_seconds": 60,
-            "retry_seconds": 60,
-            "concurrency": CONCURRENCY,
-            "rate_limits": {"run": 10_000_000, "secretmanager": 1_000_000},
-        }
-        path.write_text(json.dumps(config_data(api=api)))
-        base = ["--config", str(path), "-q"]
-        baseline = measured([*base, "baseline", "production"], env, Path(folder))
-        size = (Path(folder) / "baselines" / "production.yaml").stat().st_size / 1e6
-        check = measured([*base, "check", "production", "--format", "json"], env, Path(folder))
-    stop.set()
-    ready.get(timeout=600)
-    child.join(timeout=60)
+    with emulated(large_estate(count, 0, PAGE_SIZE), 10_000_000) as emulator:
+        baseline = emulator.run("baseline", "production")
+        size = (emulator.folder / "baselines" / "production.yaml").stat().st_size / 1e6
+        check = emulator.run("check", "production", "--format", "json")
     print(f"one environment of {count} services (no latency)")
     print(
         f"  baseline {baseline[0]:.1f} s, peak RSS {baseline[1]:.0f} MB, exit {baseline[2]}; "

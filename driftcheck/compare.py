@@ -448,7 +448,13 @@ class _Comparison:
         self.gaps.extend(judged.gaps)
 
     def _not_compared_why(self, resource: str, key: ResourceKey) -> str | None:
-        if key.region != GLOBAL_REGION and key.region not in self.shared_regions:
+        regional = key.region != GLOBAL_REGION
+        if regional and key.region not in {*self.baseline.regions, *self.actual.regions}:
+            # A key in a region neither side says it read (a hand-edited snapshot): a gap.
+            why = f"region {key.region} is in no snapshot's regions"
+            self.gaps.append(Gap(resource, "", why))
+            return why
+        if regional and key.region not in self.shared_regions:
             side = self.baseline if key.region in self.baseline.regions else self.actual
             return f"region {key.region} is read only in {side.environment}"
         for error in self.errors:

@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, TypeVar
 
 from driftcheck.progress import NullProgress, Progress
@@ -159,11 +158,6 @@ class Workers:
     def submit(self, function: Callable[[], T]) -> Future[T]:
         """Run ``function`` on the pool."""
         return self._pool.submit(function)
-
-    def map(self, function: Callable[[T], object], items: Iterable[T]) -> None:
-        """Run ``function`` on every item and wait for all (exceptions propagate)."""
-        for future in [self._pool.submit(partial(function, item)) for item in items]:
-            future.result()
 
     def close(self, wait: bool = True) -> None:
         """Release the threads; after an interruption, without waiting for calls in flight."""

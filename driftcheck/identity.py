@@ -73,11 +73,6 @@ class Neutralizer:
         return re.compile("|".join(_token(t) for t in literals)), placeholders
 
 
-def neutral_name(name: str, neutral: Neutralizer) -> str:
-    """A resource name in its environment-neutral form (used in keys)."""
-    return neutral(name)
-
-
 def resource_key(kind: str, name: str, region_alias: str | None = None) -> str:
     """``service/primary/api`` for regional kinds, ``secret/name`` for global ones."""
     if kind in REGIONAL_KINDS:
@@ -113,18 +108,6 @@ class IdentityContext:
     project_number: str | None = None
     regions: Mapping[str, str] = field(default_factory=dict)
     name_map: Mapping[str, str] = field(default_factory=dict)
-
-    def names_other(self, literal: str, other: IdentityContext) -> bool:
-        """Whether ``literal`` holds a token that only ``other``'s name_map uses for its own
-        environment (outside project ids, which shared references legitimately carry)."""
-        tokens = set(other.name_map) - set(self.name_map)
-        if not tokens:
-            return False
-        text = literal
-        for project in (self.project, other.project, self.project_number, other.project_number):
-            if project:
-                text = text.replace(project, " ")
-        return any(re.search(_token(token), text) for token in tokens)
 
     def crossed(self, other: IdentityContext, region_alias: str | None) -> Neutralizer:
         """A neutralizer of this side's project and region with the other side's name_map."""
@@ -191,13 +174,7 @@ def literally_equal(
             return digests[0] == digests[1]
         before_spellings = base.spellings(before, region_alias)
         after_spellings = actual.spellings(after, region_alias)
-        common = before_spellings & after_spellings
-        # Literally the same, unless it names the other environment by its own token: staging
-        # calling https://payments-prod.internal is staging reaching into production.
-        if common and not any(
-            base.names_other(spelling, actual) or actual.names_other(spelling, base)
-            for spelling in common
-        ):
+        if before_spellings & after_spellings:
             return True
         # One side names the other's project (a shared registry, a Shared VPC host) while its
         # own tokens still vary: neutralize its literal with the other side's project.

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from driftcheck.compare import is_redacted, make_finding
 from driftcheck.config import Rules, SuppressRule
 from driftcheck.model import Finding, FindingKind, Severity
+from driftcheck.sensitive import scrub
 
 
 def _glob(pattern: str | None, value: str) -> bool:
@@ -35,9 +36,10 @@ def _accepts(rule: SuppressRule, finding: Finding) -> bool:
 
 
 def _show(value: object) -> str:
+    """An accepted value fit for a report: a fingerprint as it is, anything else scrubbed."""
     if is_redacted(value):
         return "<redacted>"
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)[:120]
+    return scrub(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))[:120]
 
 
 def _rule_finding(index: int, severity: Severity, message: str) -> Finding:
@@ -70,9 +72,16 @@ def apply_rules(findings: list[Finding], rules: Rules, today: date) -> list[Find
                 continue
             used.add(index)
             if not _accepts(suppression, finding):
+                # Against a redacted value only a fingerprint may be accepted: anything else the
+                # config holds there is never echoed (it could be the secret itself).
+                shown = (
+                    "another fingerprint"
+                    if is_redacted(finding.actual)
+                    else _show(suppression.accepted)
+                )
                 updates.update(
                     message=f"{finding.message} (rules.suppress[{index}] accepted "
-                    f"{_show(suppression.accepted)}, not this value: active again)"
+                    f"{shown}, not this value: active again)"
                 )
                 continue
             if suppression.expires >= today:

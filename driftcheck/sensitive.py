@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -391,6 +390,3 @@ def scrub(text: str) -> str:
         "<redacted>" if word.strip() and _whole("", word.strip("\"'.,;:()[]{}")) else word
         for word in words
     )
-
-
-Redact = Callable[[str, str], Any]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -165,7 +164,6 @@ def parse_yaml(text: str, path: Path, what: str = "document") -> YamlDocument:
     return YamlDocument(path=path, data=data, lines=lines)
 
 
-_FLOW_VALUE = re.compile(r"(?:^|[:-]\s+)[\[{]", re.MULTILINE)
 _LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 
 
@@ -246,23 +244,11 @@ def _add(stack: list[Any], value: Any, event: Any) -> None:
         top[1] = _NO_KEY
 
 
-def _fast_path_safe(text: str) -> bool:
-    """Whether libyaml may parse ``text``: block style as driftcheck writes it, with bounded
-    indentation and no nested flow collections (whose depth a recursive C composer would not
-    bound). Anything else takes the pure-Python strict path."""
-    if not _LIBYAML:
-        return False
-    flat = text.replace("[]", "").replace("{}", "")
-    if _FLOW_VALUE.search(flat):
-        return False
-    return all(len(line) - len(line.lstrip(" ")) <= 2 * MAX_DEPTH for line in text.splitlines())
-
-
 def load_large_yaml(path: Path, what: str, limit: int) -> YamlDocument:
     """Like :func:`load_yaml`, for large machine-written files (snapshots, baselines): parsed by
     libyaml with the garbage collector paused, the line index built only if an error needs it."""
     text = _read_text(path, what, limit)
-    if not _fast_path_safe(text):
+    if not _LIBYAML:
         return parse_yaml(text, path, what)
     if not text.strip():
         raise InputError(f"{path}: {what} is empty")

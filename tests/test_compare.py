@@ -349,3 +349,53 @@ def test_security_settings_turned_off_are_critical_and_narrowing_is_not_widening
         severity_of(template__scaling={"min_instance_count": 2, "max_instance_count": 2})
         is Severity.MEDIUM
     )
+
+
+def test_a_suppression_never_echoes_what_it_accepted_against_a_redacted_value() -> None:
+    fingerprints = Fingerprinter(b"key-one-0123456789")
+    body = changed()
+    body["template"]["containers"]["app"]["env"]["TOKEN"] = {
+        "value": fingerprints.redacted("new-secret")
+    }
+    before = changed()
+    before["template"]["containers"]["app"]["env"]["TOKEN"] = {
+        "value": fingerprints.redacted("old-secret")
+    }
+    finding = only(
+        compare(snapshot(service__backend=before), snapshot(service__backend=body)).findings
+    )
+    # Someone wrote the plaintext itself as the accepted value: it must not reach any report.
+    rules = Rules.model_validate(
+        {
+            "suppress": [
+                {
+                    "id": finding.id,
+                    "accepted": "hunter2-plaintext-canary",
+                    "reason": "r",
+                    "owner": "o",
+                    "expires": "2099-01-01",
+                }
+            ]
+        }
+    )
+    [judged] = apply_rules([finding], rules, date(2026, 1, 1))
+    assert judged.active
+    assert "hunter2-plaintext-canary" not in judged.model_dump_json()
+    assert "accepted another fingerprint" in judged.message
+
+
+def test_a_region_in_no_snapshot_header_is_a_gap_not_a_silent_skip() -> None:
+    """A hand-edited snapshot keyed in a region neither side says it read: not CLEAN."""
+    stray = "service/europe-west1/a"
+
+    def with_stray(base: Snapshot, body: dict[str, Any]) -> Snapshot:
+        return base.model_copy(update={"resources": {**base.resources, stray: body}})
+
+    result = compare(
+        with_stray(snapshot(service__backend=SERVICE), SERVICE),
+        with_stray(snapshot(service__backend=SERVICE), changed(template__timeout=1)),
+    )
+    assert result.findings == []
+    assert [(g.resource, g.message) for g in result.gaps] == [
+        (stray, "region europe-west1 is in no snapshot's regions")
+    ]

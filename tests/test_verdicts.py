@@ -79,6 +79,19 @@ def real_service(
     return body
 
 
+def staging_with_timeout(timeout: str) -> dict[str, Any]:
+    """Staging as production has it, but for the request timeout of its ``api`` service."""
+    return environment(
+        "stg",
+        STAGING,
+        STAGING_NUMBER,
+        services=[
+            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout=timeout),
+            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
+        ],
+    )
+
+
 def real_iam(env: str, project_id: str, number: str) -> dict[str, Any]:
     return {
         "bindings": [
@@ -213,15 +226,7 @@ def test_real_drift_is_found_when_names_carry_the_environment(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
     write_config(tmp_path)
-    staging = environment(
-        "stg",
-        STAGING,
-        STAGING_NUMBER,
-        services=[
-            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
-            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-        ],
-    )
+    staging = staging_with_timeout("60s")
     emulator(real_estate(staging=staging))
     assert cli("baseline", "production").code == 0
     result = cli("check", "staging", "--against", "production")
@@ -408,15 +413,7 @@ def test_forbidden_iam_reads_keep_everything_else_judged(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
     write_config(tmp_path)
-    staging = environment(
-        "stg",
-        STAGING,
-        STAGING_NUMBER,
-        services=[
-            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
-            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-        ],
-    )
+    staging = staging_with_timeout("60s")
     faults = [FaultSpec(path=f"/projects/{STAGING}/.*:getIamPolicy", status=403)]
     emulator(real_estate(staging=staging, faults=faults))
     assert cli("baseline", "production").code == 0
@@ -521,15 +518,7 @@ def test_diff_reproduces_without_overwriting_the_evidence(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
     write_config(tmp_path)
-    staging = environment(
-        "stg",
-        STAGING,
-        STAGING_NUMBER,
-        services=[
-            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
-            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-        ],
-    )
+    staging = staging_with_timeout("60s")
     emulator(real_estate(staging=staging))
     assert cli("baseline", "production").code == 0
     assert cli("check", "staging", "--against", "production").code == 1
@@ -582,18 +571,7 @@ def test_a_suppression_approves_a_value_not_a_path(
 ) -> None:
     write_config(tmp_path)
 
-    def staging_with(timeout: str) -> dict[str, Any]:
-        return environment(
-            "stg",
-            STAGING,
-            STAGING_NUMBER,
-            services=[
-                real_service("api", "stg", STAGING, STAGING_NUMBER, timeout=timeout),
-                real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-            ],
-        )
-
-    server = emulator(real_estate(staging=staging_with("60s")))
+    server = emulator(real_estate(staging=staging_with_timeout("60s")))
     assert cli("baseline", "production").code == 0
     first = cli("check", "staging", "--against", "production")
     assert first.code == 1
@@ -603,7 +581,7 @@ def test_a_suppression_approves_a_value_not_a_path(
     assert cli("check", "staging", "--against", "production").code == 0
     assert report_of(tmp_path).summary.suppressed == 1
     server.stop()
-    emulator(real_estate(staging=staging_with("1s")))
+    emulator(real_estate(staging=staging_with_timeout("1s")))
     again = cli("check", "staging", "--against", "production")
     assert again.code == 1
     reopened = report_of(tmp_path).findings[0]
@@ -703,15 +681,7 @@ def test_html_report_shows_coverage_gaps_and_evidence_in_a_browser(
 ) -> None:
     write_config(tmp_path, production={"regions": [REGION, SECOND_REGION]})
     prod = environment("prod", PROD, PROD_NUMBER, regions=(REGION, SECOND_REGION))
-    staging = environment(
-        "stg",
-        STAGING,
-        STAGING_NUMBER,
-        services=[
-            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
-            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-        ],
-    )
+    staging = staging_with_timeout("60s")
     faults = [FaultSpec(path=f"/projects/{STAGING}/.*/ws-gateway-stg:getIamPolicy", status=403)]
     emulator(real_estate(prod=prod, staging=staging, faults=faults))
     assert cli("baseline", "production").code == 0
@@ -855,18 +825,37 @@ def test_the_project_number_is_learnt_when_not_configured(
     assert result.code == 0, result.stderr
 
 
-def test_a_value_naming_the_other_environment_is_drift(
+def test_a_value_literally_identical_on_both_sides_is_equal_whatever_its_tokens(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
+    """DESIGN: literally identical values are equal, whatever neutralization does to them, even
+    when one holds a token that only the other side's name_map turns into ${env}."""
     write_config(tmp_path)
-    services = [
-        real_service("api", "stg", STAGING, STAGING_NUMBER),
-        real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-    ]
-    # Staging calls production's upstream: literally what production has, and wrong.
-    services[0]["template"]["containers"][0]["env"][1]["value"] = "http://api-prod.internal"
-    emulator(real_estate(staging=environment("stg", STAGING, STAGING_NUMBER, services=services)))
+
+    def with_upstream(env: str, project_id: str, number: str) -> dict[str, Any]:
+        services = [
+            real_service("api", env, project_id, number),
+            real_service("ws-gateway", env, project_id, number),
+        ]
+        services[0]["template"]["containers"][0]["env"][1]["value"] = "http://api-prod.internal"
+        return environment(env, project_id, number, services=services)
+
+    server = emulator(
+        real_estate(
+            prod=with_upstream("prod", PROD, PROD_NUMBER),
+            staging=with_upstream("stg", STAGING, STAGING_NUMBER),
+        )
+    )
     assert cli("baseline", "production").code == 0
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 0, result.stderr
+    # ...and a value that really differs is still drift.
+    server.stop()
+    staging = with_upstream("stg", STAGING, STAGING_NUMBER)
+    staging["services"][REGION][0]["template"]["containers"][0]["env"][1]["value"] = (
+        "http://api-canary.internal"
+    )
+    emulator(real_estate(staging=staging))
     assert cli("check", "staging", "--against", "production").code == 1
     assert active(report_of(tmp_path)) == [
         ("service/us-central1/api-${env}", "template.containers.app.env.UPSTREAM.value")
@@ -1031,15 +1020,7 @@ def test_several_environments_are_checked_in_one_process(
     emulator: Start, cli: Run, tmp_path: Path
 ) -> None:
     write_config(tmp_path)
-    staging = environment(
-        "stg",
-        STAGING,
-        STAGING_NUMBER,
-        services=[
-            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout="60s"),
-            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-        ],
-    )
+    staging = staging_with_timeout("60s")
     server = emulator(real_estate(staging=staging))
     assert cli("baseline", "production").code == 0
     result = cli("check", "production", "staging", "--against", "production")
@@ -1058,12 +1039,9 @@ def test_who_changed_a_service_last_is_shown_never_compared(
     write_config(tmp_path)
 
     def staging_by(who: str, timeout: str) -> dict[str, Any]:
-        services = [
-            real_service("api", "stg", STAGING, STAGING_NUMBER, timeout=timeout),
-            real_service("ws-gateway", "stg", STAGING, STAGING_NUMBER),
-        ]
-        services[0]["lastModifier"] = who
-        return environment("stg", STAGING, STAGING_NUMBER, services=services)
+        staging = staging_with_timeout(timeout)
+        staging["services"][REGION][0]["lastModifier"] = who
+        return staging
 
     server = emulator(real_estate(staging=staging_by("alice@acme.com", "3600s")))
     assert cli("baseline", "production").code == 0

@@ -241,14 +241,14 @@ def _coverage_gaps(
             )
     if env.services is None or any(not listing.listed for listing in listings.values()):
         return gaps
+    listed = {
+        alias: {neutrals[alias](seen) for seen in listing.seen}
+        for alias, listing in listings.items()
+    }
+    nearby = sorted({seen for listing in listings.values() for seen in listing.seen})
     for name in sorted(set(env.services)):
-        found = any(
-            neutrals[alias](name) in {neutrals[alias](seen) for seen in listing.seen}
-            for alias, listing in listings.items()
-        )
-        if found:
+        if any(neutrals[alias](name) in names for alias, names in listed.items()):
             continue
-        nearby = sorted({seen for listing in listings.values() for seen in listing.seen})
         hint = f"; services there: {', '.join(nearby[:5])}" if nearby else ""
         if nearby and len(nearby) > 5:
             hint += ", …"

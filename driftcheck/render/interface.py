@@ -252,13 +252,12 @@ def write_outputs(outputs: Sequence[tuple[Path, str]]) -> list[Path]:
 def refuse_to_overwrite_evidence(formats: list[ReportFormat], out_dir: Path, stem: str) -> None:
     """Refuse (before writing anything) when a report of this set exists and is not itself a
     reproduction: the report of a ``check`` is evidence and is never replaced by ``diff``."""
-    for fmt in formats:
-        path = out_dir / f"{stem}.{fmt.value}"
-        if path.exists() and not _is_reproduction(out_dir / f"{stem}.json"):
-            raise ReportError(
-                f"{path}: a report made by `driftcheck check` is there; diff writes "
-                "reproductions elsewhere (choose another --out-dir)"
-            )
+    existing = [p for p in (out_dir / f"{stem}.{fmt.value}" for fmt in formats) if p.exists()]
+    if existing and not _is_reproduction(out_dir / f"{stem}.json"):
+        raise ReportError(
+            f"{existing[0]}: a report made by `driftcheck check` is there; diff writes "
+            "reproductions elsewhere (choose another --out-dir)"
+        )
 
 
 def _is_reproduction(json_report: Path) -> bool:
