@@ -126,9 +126,9 @@ def compare_render_child(count: int) -> None:
     from driftcheck.compare import CompareOptions, compare
     from driftcheck.fingerprint import Fingerprinter
     from driftcheck.identity import Neutralizer
+    from driftcheck.kinds.service.normalize import normalize_service
     from driftcheck.merge import merge_findings
     from driftcheck.model import BaselineRef, Provenance, Snapshot
-    from driftcheck.normalize import normalize_service
     from driftcheck.render.interface import ReportFormat
     from driftcheck.report import build_report
     from tests.factories import service as make_service
@@ -332,8 +332,8 @@ def snapshot_files(count: int, folder: Path) -> tuple[Path, Path]:
     from driftcheck.baseline import write_snapshot
     from driftcheck.fingerprint import Fingerprinter
     from driftcheck.identity import Neutralizer
+    from driftcheck.kinds.service.normalize import normalize_service
     from driftcheck.model import Snapshot
-    from driftcheck.normalize import normalize_service
     from tests.factories import service as make_service
 
     neutral = Neutralizer(project=PROD, region="us-central1")

@@ -57,11 +57,11 @@ def body_of(snapshot: Snapshot) -> str:
 
 def approved(snapshot: Snapshot) -> Snapshot:
     """What a baseline keeps of a snapshot: everything but what the runner itself holds."""
-    from driftcheck.compare import RUNNER_OBSERVATIONS
+    from driftcheck.compare import runner_observations
 
     resources = {}
     for key, body in snapshot.resources.items():
-        dropped = {field for glob, field in RUNNER_OBSERVATIONS if fnmatchcase(key, glob)}
+        dropped = {field for glob, field in runner_observations() if fnmatchcase(key, glob)}
         resources[key] = {k: v for k, v in body.items() if k not in dropped} if dropped else body
     # Who changed what last is context for a report, not part of what is approved.
     return snapshot.model_copy(update={"resources": resources, "context": {}})

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import cache
 from typing import Any
 
 from driftcheck.errors import BaselineError
@@ -47,31 +48,21 @@ _MISSING = object()
 _MESSAGE_VALUE_LIMIT = 120
 
 
-# Judged by violations, not by comparison: what a consumer holds is not estate state.
-# A reference's version state is judged by violations too (one finding, not two).
-# What the runner itself holds (the E2E suite's key, its tokens) is judged where it is read,
-# never approved: a baseline does not keep it, so a fresh CI token never rewrites one.
-RUNNER_OBSERVATIONS = (("secret/*", "consumers"), ("auth-policy/*", "tokens"))
-ALWAYS_SKIPPED = (
-    ("secret/*", "consumers*"),
-    ("secret/*", "references.*.state"),
-    ("auth-policy/*", "tokens*"),
-    # Probe defects are violations, judged in the environment alone.
-    ("probe/*", "defects*"),
-)
-# Facts that legitimately differ between environments: version numbers, not whether pinned.
-CROSS_ENVIRONMENT_SKIPPED = (
-    ("secret/*", "versions*"),
-    ("secret/*", "latest.version"),
-    ("secret/*", "references.*.requested"),
-    ("secret/*", "references.*.resolved"),
-)
+Paths = tuple[tuple[str, str], ...]
 
-# Across environments a pinned version number is expected to differ; pinned-vs-latest is drift.
-CROSS_ENVIRONMENT_PINNED = (
-    ("service/*", "template.containers.*.env.*.version"),
-    ("service/*", "template.volumes.*.secret.items.*.version"),
-)
+
+@cache
+def runner_observations() -> Paths:
+    """What the runner itself holds (the E2E suite's key, its tokens), per kind: judged where it
+    is read, never approved; a baseline does not keep it, so a fresh CI token never rewrites one."""
+    return _declared("runner_observations")
+
+
+@cache
+def _declared(attribute: str) -> Paths:
+    from driftcheck.kinds import KINDS
+
+    return tuple((kind.resources, path) for kind in KINDS for path in getattr(kind, attribute))
 
 
 def _both_pinned(before: Any, after: Any) -> bool:
@@ -87,13 +78,14 @@ class CompareOptions:
 
     def skips(self, resource: str, path: str, before: Any, after: Any) -> bool:
         """Whether a difference at ``path`` is not drift under these options."""
-        if _matches(ALWAYS_SKIPPED, resource, path):
+        if _matches(_declared("judged_elsewhere"), resource, path):
             return True
         if not self.cross_environment:
             return False
-        if _matches(CROSS_ENVIRONMENT_PINNED, resource, path) and _both_pinned(before, after):
+        pinned = _declared("cross_environment_pinned")
+        if _matches(pinned, resource, path) and _both_pinned(before, after):
             return True
-        return _matches(CROSS_ENVIRONMENT_SKIPPED, resource, path)
+        return _matches(_declared("cross_environment_skipped"), resource, path)
 
     def compares_fingerprints(self, resource: str) -> bool:
         """Fingerprints are compared within an environment. Across environments, a secret's own
@@ -106,7 +98,7 @@ class CompareOptions:
         return name in self.shared_secrets or "/" in name
 
 
-def _matches(rules: tuple[tuple[str, str], ...], resource: str, path: str) -> bool:
+def _matches(rules: Paths, resource: str, path: str) -> bool:
     return any(fnmatchcase(resource, r) and fnmatchcase(path, p) for r, p in rules)
 
 

@@ -14,10 +14,11 @@ import shlex
 from dataclasses import dataclass
 from functools import cached_property
 
+from driftcheck.catalogue import OTHER, Advice
 from driftcheck.identity import PROJECT, REGION, ResourceKey
 from driftcheck.model import Evidence, Finding, FindingKind, Hint, Snapshot
 from driftcheck.remedies import Change, Fix
-from driftcheck.severity import OTHER, Advice, catalogue_rule, violation_advice
+from driftcheck.severity import catalogue_rule, violation_advice
 
 # gcloud command groups by the kind of the resource a fix acts on.
 _GROUPS = {"service": "regional", "secret": "global"}

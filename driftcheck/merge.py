@@ -3,7 +3,7 @@
 A proxy that stops echoing ``Sec-WebSocket-Protocol`` shows as a changed subprotocol, a missing
 response header and a probe defect; a service pinned to a disabled secret version shows in the
 service and in the secret. Counting those separately inflates every report and trains readers to
-stop reading. The catalogue (``severity.CAUSES``) says which findings share a cause; findings
+stop reading. The catalogue (``severity.causes``) says which findings share a cause; findings
 that share any cause, directly or through another finding, are merged. The merged finding keeps
 the id, path and message of its most telling part (the most severe; a violation before a
 difference), takes the highest severity of its parts, and lists every part as evidence.

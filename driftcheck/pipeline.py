@@ -19,16 +19,13 @@ from pathlib import Path
 from driftcheck import __version__
 from driftcheck.baseline import file_sha256, read_snapshot
 from driftcheck.clients import ApiClients, build_clients
-from driftcheck.collectors.auth_policy import AuthPolicyCollector
-from driftcheck.collectors.cloud_run import CloudRunCollector
-from driftcheck.collectors.interface import CollectorResult
-from driftcheck.collectors.probes import ProbeCollector
-from driftcheck.collectors.secrets import SecretManagerCollector, plan_secrets
+from driftcheck.collectors.interface import CollectionContext, CollectorResult
 from driftcheck.compare import CompareOptions, compare
 from driftcheck.concurrency import RateLimits, Workers, run_all
 from driftcheck.config import LoadedConfig, Rules
 from driftcheck.errors import BaselineError
 from driftcheck.fingerprint import Fingerprinter
+from driftcheck.kinds import CollectRequest, stages
 from driftcheck.merge import merge_findings
 from driftcheck.model import BaselineRef, DriftReport, Provenance, Reproduction, Snapshot
 from driftcheck.progress import Progress
@@ -42,16 +39,6 @@ log = logging.getLogger("driftcheck")
 def utc_now() -> str:
     """Current time, ISO 8601 in UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-@dataclass
-class CollectionContext:
-    """What collecting needs: API clients, the fingerprint key, and the worker pool."""
-
-    clients: ApiClients
-    fingerprints: Fingerprinter
-    workers: Workers
-    access_payloads: bool = True
 
 
 @contextmanager
@@ -77,7 +64,7 @@ def collection_context(
     resolved_clients = clients or build_clients(pool_size=size)
     workers = Workers(size, limits, progress)
     try:
-        yield CollectionContext(resolved_clients, fingerprints, workers, access_payloads)
+        yield CollectionContext(resolved_clients, fingerprints, workers, api, access_payloads)
     except BaseException:
         # Interrupted or failed: calls still in flight are abandoned, never waited for.
         workers.close(wait=False)
@@ -93,31 +80,19 @@ def collect_environment(
 ) -> Snapshot:
     """Read one environment into a snapshot; what could not be read is listed in ``errors``."""
     env = config.environment(env_name)
-    clients, fingerprints, workers = context.clients, context.fingerprints, context.workers
     collected_at = utc_now()
     started = time.monotonic()
     result = CollectorResult()
-    run = CloudRunCollector(clients.run, config.model.api, fingerprints, workers)
-    result.merge(run.collect(env))
-    if env.project_number is None and result.project_number:
-        env = env.model_copy(update={"project_number": result.project_number})
-    plan = plan_secrets(result.resources, env, result.literals)
-    if plan.names:
-        secrets = SecretManagerCollector(
-            clients.secrets, config.model.api, fingerprints, workers, context.access_payloads
+    for stage in stages():
+        # Kinds of one stage are read at once; a later stage sees what earlier ones read.
+        request = CollectRequest(config, env_name, env, result)
+        results = run_all(
+            (partial(kind.collect, context, request) for kind in stage), "driftcheck-kind"
         )
-        result.merge(secrets.collect(env, plan))
-    if env.auth is not None:
-        auth = AuthPolicyCollector(
-            clients.http,
-            clients.secrets,
-            config,
-            fingerprints,
-            access_payloads=context.access_payloads,
-        )
-        result.merge(auth.collect(env_name, env, result.resources))
-    if env.probes:
-        result.merge(ProbeCollector(clients.http, workers, fingerprints).collect(env_name, env))
+        for collected in results:
+            result.merge(collected)
+        if env.project_number is None and result.project_number:
+            env = env.model_copy(update={"project_number": result.project_number})
     kinds = Counter(key.split("/", 1)[0] for key in result.resources)
     log.debug(
         "%s: collected %s in %.2f s; %d not collected",
@@ -134,7 +109,7 @@ def collect_environment(
         name_map=env.name_map,
         collected_at=collected_at,
         tool_version=__version__,
-        fingerprint_key_id=fingerprints.key_id,
+        fingerprint_key_id=context.fingerprints.key_id,
         resources=dict(sorted(result.resources.items())),
         context=dict(sorted(result.context.items())),
         errors=sorted(result.errors, key=lambda e: (e.resource, e.source, e.message)),

@@ -2,7 +2,7 @@
 
 A remedy sees one difference (a :class:`Change`: path, kind, both values, in their neutral form)
 and returns :class:`Fix` objects: which resource to act on, which gcloud verb, which flags. The
-catalogue (``severity.CATALOGUE``) names the remedy of each rule; ``hints`` turns fixes into
+catalogue (``severity.catalogue``) names the remedy of each rule; ``hints`` turns fixes into
 shell commands with the environment's real project, region and names. Remedies never run
 anything and never see secret material: a redacted value yields no fix.
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from driftcheck.compare import CompareOptions, compare
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
+from driftcheck.kinds.service.normalize import normalize_service
 from driftcheck.model import Snapshot
-from driftcheck.normalize import normalize_service
 
 FINGERPRINTS = Fingerprinter(b"identity-property-key-0123456789")
 PROD, STAGING = "acme-prod", "acme-staging"

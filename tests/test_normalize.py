@@ -8,7 +8,8 @@ import pytest
 
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
-from driftcheck.normalize import canonical, normalize_service, prune
+from driftcheck.kinds.service.normalize import normalize_service
+from driftcheck.normalize import canonical, prune
 from driftcheck.sensitive import looks_secret
 
 FINGERPRINTS = Fingerprinter(b"unit-test-key-0123456789")

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from driftcheck.compare import compare
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
+from driftcheck.kinds.service.normalize import normalize_service
 from driftcheck.model import FindingKind, Snapshot
-from driftcheck.normalize import canonical, normalize_service, prune
+from driftcheck.normalize import canonical, prune
 
 FINGERPRINTS = Fingerprinter(b"property-test-key-0123456789")
 NEUTRAL = Neutralizer(project="acme-prod", region="us-central1", project_number="123")

@@ -14,7 +14,7 @@ import pytest
 
 from driftcheck.model import DriftReport
 from driftcheck.render import sarif
-from driftcheck.severity import CATALOGUE, VIOLATIONS
+from driftcheck.severity import catalogue, violations
 from tests.conftest import CliResult
 from tests.hostile import hostile_report
 from tests.samples import sample_report
@@ -58,7 +58,7 @@ def test_one_rule_per_catalogue_rule_with_help_and_severity(
     _report, log = sample
     (run,) = log["runs"]
     rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
-    names = {rule.name for rule in CATALOGUE} | {entry.name for entry in VIOLATIONS}
+    names = {rule.name for rule in catalogue()} | {entry.name for entry in violations()}
     assert names <= set(rules)
     affinity = rules["session-affinity"]
     assert "WebSocket reconnects" in affinity["help"]["text"]

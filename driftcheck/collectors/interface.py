@@ -11,12 +11,15 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftcheck.concurrency import RateLimiter, Workers
 from driftcheck.config import ApiSettings
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
+
+if TYPE_CHECKING:
+    from driftcheck.clients import ApiClients
 
 T = TypeVar("T")
 _MAX_MESSAGE = 300
@@ -41,6 +44,17 @@ class CollectorResult:
         self.literals.update(other.literals)
         self.context.update(other.context)
         self.project_number = self.project_number or other.project_number
+
+
+@dataclass
+class CollectionContext:
+    """What collecting needs: API clients, the fingerprint key, and the worker pool."""
+
+    clients: ApiClients
+    fingerprints: Fingerprinter
+    workers: Workers
+    settings: ApiSettings
+    access_payloads: bool = True
 
 
 def retry_policy(settings: ApiSettings) -> Any:

@@ -23,7 +23,7 @@ import yaml
 from driftcheck.hints import advice_for
 from driftcheck.model import DriftReport, Finding, FindingKind, Severity
 from driftcheck.render.text import abbreviate, neutralize, plain
-from driftcheck.severity import CATALOGUE, VIOLATIONS, Advice, catalogue_rule, violation_advice
+from driftcheck.severity import Advice, catalogue, catalogue_rule, violation_advice, violations
 from driftcheck.yamlio import KeyPath
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -77,10 +77,10 @@ def _descriptor(rule_id: str, advice: Advice, severity: Severity) -> dict[str, A
 def _catalogue() -> dict[str, tuple[Advice, Severity]]:
     """Every rule of the catalogue and of the violations, by name, with its default severity."""
     rules: dict[str, tuple[Advice, Severity]] = {}
-    for rule in CATALOGUE:
+    for rule in catalogue():
         if rule.advice is not None:
             rules.setdefault(rule.name, (rule.advice, rule.severity))
-    for entry in VIOLATIONS:
+    for entry in violations():
         rules.setdefault(entry.name, (entry.advice, entry.severity))
     return rules
 

@@ -18,12 +18,12 @@ from pydantic import ValidationError
 
 from driftcheck.claims import PRIVATE_JWK_MEMBERS, ClaimPolicy, TokenCheck, jwk_thumbprint
 from driftcheck.collectors.interface import (
+    CollectionContext,
     CollectorResult,
     api_failures,
     failure_record,
     retry_policy,
 )
-from driftcheck.collectors.secrets import ACCESS_PERMISSION
 from driftcheck.compare import is_redacted
 from driftcheck.concurrency import start_bounded
 from driftcheck.config import (
@@ -43,9 +43,10 @@ from driftcheck.config import (
 from driftcheck.errors import ConfigError, InputError
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
+from driftcheck.kinds.auth_policy.normalize import normalize_auth_policy
+from driftcheck.kinds.interface import CollectRequest
+from driftcheck.kinds.secret.collect import ACCESS_PERMISSION
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import canonical
-from driftcheck.sensitive import Redactor
 from driftcheck.yamlio import parse_yaml
 
 SOURCE = "auth-policy"
@@ -208,14 +209,15 @@ class AuthPolicyCollector:
             tokens[spec.name] = check.evaluate(
                 os.environ.get(spec.env), spec.capabilities, self._fingerprints
             )
-        body = {
-            "source": policy_source_kind(auth.policy) or "none",
-            **canonical(policy.canonical(), neutral, redactor=Redactor(self._fingerprints)),
-            "service_audiences": _service_audiences(services),
-            "oidc": canonical(oidc, neutral, redactor=Redactor(self._fingerprints)),
-            "tokens": tokens,
-        }
-        result.resources[key] = {k: v for k, v in body.items() if v not in ({}, [], None)}
+        result.resources[key] = normalize_auth_policy(
+            policy_source_kind(auth.policy) or "none",
+            policy.canonical(),
+            oidc,
+            _service_audiences(services),
+            tokens,
+            neutral,
+            self._fingerprints,
+        )
         return result
 
     # Policy sources --------------------------------------------------------------------------
@@ -329,7 +331,7 @@ def _service_env_policy(
     origin = f"service {ref.service}, env {ref.var}"
     names = {ref.service, neutral(ref.service)}  # as deployed, or in neutral form
     for key, body in sorted(services.items()):
-        if key.rsplit("/", 1)[-1] not in names:
+        if not key.startswith("service/") or key.rsplit("/", 1)[-1] not in names:
             continue
         for container in (body.get("template", {}).get("containers") or {}).values():
             variable = (container.get("env") or {}).get(ref.var)
@@ -347,3 +349,17 @@ def _service_env_policy(
             permissions = data if isinstance(data, list) else str(data).replace(",", " ").split()
             return ClaimPolicy(capabilities={ref.capability: [str(p) for p in permissions]})
     raise PolicyUnavailable(f"{origin}: no such service or variable was collected")
+
+
+def collect_auth_policy(context: CollectionContext, request: CollectRequest) -> CollectorResult:
+    """The environment's auth policy, when the config names one."""
+    if request.env.auth is None:
+        return CollectorResult()
+    collector = AuthPolicyCollector(
+        context.clients.http,
+        context.clients.secrets,
+        request.config,
+        context.fingerprints,
+        access_payloads=context.access_payloads,
+    )
+    return collector.collect(request.env_name, request.env, request.upstream.resources)

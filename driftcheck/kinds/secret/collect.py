@@ -16,6 +16,7 @@ from typing import Any
 
 from driftcheck.collectors.interface import (
     ApiCollector,
+    CollectionContext,
     CollectorResult,
     Permission,
     api_failures,
@@ -27,9 +28,10 @@ from driftcheck.concurrency import Workers
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
+from driftcheck.kinds.interface import CollectRequest
+from driftcheck.kinds.secret.normalize import normalize_secret
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import canonical, prune, secret_reference, split_secret_reference
-from driftcheck.sensitive import Redactor
+from driftcheck.normalize import prune, secret_reference, split_secret_reference
 
 SOURCE = "secretmanager.googleapis.com"
 GET_PERMISSION = Permission("secretmanager.secrets.get", "roles/secretmanager.viewer")
@@ -87,13 +89,13 @@ def plan_secrets(
     env: Environment,
     literals: Mapping[str, str] | None = None,
 ) -> SecretPlan:
-    """Secrets that collected services reference, plus those the environment lists, each by
-    the name it really has (services' references are stored in neutral form)."""
+    """Secrets that collected workloads (services, jobs, worker pools) reference, plus those the
+    environment lists, each by the name it really has (references are stored in neutral form)."""
     plan = SecretPlan()
     neutral = neutralizer_of(env)
     for key, body in sorted(resources.items()):
-        if key.startswith("service/"):
-            for where, name, version in _service_references(body):
+        if isinstance(body.get("template"), dict):
+            for where, name, version in _workload_references(body):
                 literal = (literals or {}).get(name, name)
                 plan.references.setdefault(literal, []).append(
                     SecretReference(where=f"{key}:{where}", version=version)
@@ -107,7 +109,7 @@ def plan_secrets(
     return plan
 
 
-def _service_references(body: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
+def _workload_references(body: Mapping[str, Any]) -> Iterable[tuple[str, str, str]]:
     template = body.get("template") or {}
     for container_name, container in sorted((template.get("containers") or {}).items()):
         for var, spec in sorted((container.get("env") or {}).items()):
@@ -240,9 +242,7 @@ class SecretManagerCollector(ApiCollector):
         raw = type(secret).to_dict(
             secret, preserving_proto_field_name=True, use_integers_for_enums=False
         )
-        metadata = canonical(raw, neutral, redactor=Redactor(self._fingerprints))
-        for volatile in ("name", "create_time", "etag"):
-            metadata.pop(volatile, None)
+        metadata = normalize_secret(raw, neutral, self._fingerprints)
         body = {
             **metadata,
             "exists": True,
@@ -336,3 +336,19 @@ def _reference_map(
             "fingerprint": (fingerprints or {}).get(number) if number else None,
         }
     return references
+
+
+def collect_secrets(context: CollectionContext, request: CollectRequest) -> CollectorResult:
+    """The secrets that collected workloads reference and the config lists, each read once."""
+    env = request.env
+    plan = plan_secrets(request.upstream.resources, env, request.upstream.literals)
+    if not plan.names:
+        return CollectorResult()
+    collector = SecretManagerCollector(
+        context.clients.secrets,
+        context.settings,
+        context.fingerprints,
+        context.workers,
+        context.access_payloads,
+    )
+    return collector.collect(env, plan)

@@ -18,11 +18,13 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from driftcheck.collectors.interface import CollectorResult
+from driftcheck.collectors.interface import CollectionContext, CollectorResult
 from driftcheck.concurrency import Workers, start_bounded
 from driftcheck.config import Environment, ProbeSpec, display_url
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
+from driftcheck.kinds.interface import CollectRequest
+from driftcheck.kinds.probe.normalize import normalize_probe
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.sensitive import Redactor, scrub
 
@@ -108,7 +110,7 @@ class ProbeCollector:
                     )
                 )
                 continue
-            result.resources[key] = _neutral(body, neutral, self._redactor)
+            result.resources[key] = normalize_probe(body, neutral, self._redactor)
         return result
 
     def _run(self, env_name: str, spec: ProbeSpec) -> dict[str, Any]:
@@ -342,10 +344,9 @@ def _field(document: Any, dotted: str) -> Any:
     return node if isinstance(node, int | float | bool) or node is None else "<complex>"
 
 
-def _neutral(body: dict[str, Any], neutral: Neutralizer, redactor: Redactor) -> dict[str, Any]:
-    from driftcheck.normalize import canonical, prune
-
-    # What a server answers is data like any other: secret-looking parts are redacted.
-    result: dict[str, Any] = prune(canonical(body, neutral, redactor=redactor))
-    result["defects"] = body.get("defects", {})
-    return result
+def collect_probes(context: CollectionContext, request: CollectRequest) -> CollectorResult:
+    """Every probe the environment configures."""
+    if not request.env.probes:
+        return CollectorResult()
+    collector = ProbeCollector(context.clients.http, context.workers, context.fingerprints)
+    return collector.collect(request.env_name, request.env)

@@ -1,7 +1,8 @@
-"""Cloud Run services through google-cloud-run's ``run_v2.ServicesClient``.
+"""Cloud Run services, jobs and worker pools through google-cloud-run's ``run_v2`` clients.
 
-One ``list_services`` per region and page (it returns whole services, so no service is fetched
-again) and one ``get_iam_policy`` per service. IAM calls start as soon as a page arrives, on the
+What a kind reads is described by a :class:`RunResourceSpec`: its client, list method and
+permissions. One list call per region and page (it returns whole resources, so none is fetched
+again) and one ``get_iam_policy`` per resource. IAM calls start as soon as a page arrives, on the
 shared worker pool; every call waits for its (project, region) rate limiter and goes through the
 bounded retry policy. Failures become collection errors naming the region or service, and so do
 gaps in what the config asks for: a configured service found in no region, a region with no
@@ -11,6 +12,7 @@ service at all (a misspelt region looks exactly like this).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,17 +25,37 @@ from driftcheck.collectors.interface import (
     guarded,
     pages,
 )
-from driftcheck.concurrency import RateLimiter, run_all
-from driftcheck.config import Environment
+from driftcheck.concurrency import RateLimiter, Workers, run_all
+from driftcheck.config import ApiSettings, Environment
+from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer, resource_key
 from driftcheck.model import CollectionErrorRecord
-from driftcheck.normalize import normalize_service
+from driftcheck.normalize import Literals
 from driftcheck.sensitive import scrub
 
 SOURCE = "run.googleapis.com"
-LIST_PERMISSION = Permission("run.services.list", "roles/run.viewer")
-IAM_PERMISSION = Permission("run.services.getIamPolicy", "roles/run.viewer")
 ServiceResult = tuple[str, str, Any, dict[str, Any] | None, list[CollectionErrorRecord]]
+Normalize = Callable[
+    [dict[str, Any], dict[str, Any] | None, Neutralizer, Fingerprinter, Literals], dict[str, Any]
+]
+
+
+@dataclass(frozen=True)
+class RunResourceSpec:
+    """How one Cloud Run kind is listed: ``list_method`` of the client returns pages whose
+    ``list_field`` holds the resources; ``noun`` names them in messages ("services")."""
+
+    kind: str
+    noun: str
+    list_method: str
+    list_field: str
+    list_permission: Permission
+    iam_permission: Permission
+    normalize: Normalize
+    # Which names the config asks for (None: every one); a name asked for and absent is a gap.
+    configured: Callable[[Environment], list[str] | None] = lambda env: None
+    # Services are the kind a project always has: a region without any is most likely misspelt.
+    empty_region_is_gap: bool = False
 
 
 def service_key(alias: str, name: str) -> str:
@@ -53,12 +75,26 @@ class RegionListing:
 
 
 class CloudRunCollector(ApiCollector):
-    """Reads the Cloud Run services of one environment and normalizes them."""
+    """Reads the Cloud Run resources of one kind in one environment and normalizes them."""
 
     source = SOURCE
 
+    def __init__(
+        self,
+        client: Any,
+        spec: RunResourceSpec,
+        settings: ApiSettings,
+        fingerprints: Fingerprinter,
+        workers: Workers,
+    ) -> None:
+        super().__init__(client, settings, fingerprints, workers)
+        self._spec = spec
+
+    def _key(self, alias: str, name: str) -> str:
+        return resource_key(self._spec.kind, name, alias)
+
     def collect(self, env: Environment) -> CollectorResult:
-        """Every (or every configured) service in every region of ``env``."""
+        """Every (or every configured) resource of the kind in every region of ``env``."""
         result = CollectorResult()
         regions = env.region_map
         neutrals = {
@@ -83,7 +119,7 @@ class CloudRunCollector(ApiCollector):
         listings = dict(zip(aliases, results, strict=True))
         for listing in listings.values():
             result.errors.extend(listing.errors)
-        result.errors.extend(_coverage_gaps(env, listings, neutrals))
+        result.errors.extend(self._coverage_gaps(env, listings, neutrals))
         number = env.project_number or _project_number(listings)
         if number != env.project_number:
             # Cloud Run's deterministic URLs carry the project number: learnt, it is neutralized
@@ -108,12 +144,13 @@ class CloudRunCollector(ApiCollector):
                         CollectionErrorRecord(
                             source=SOURCE,
                             resource=key,
-                            message=f"two services of {env.project} in {regions[alias]} have "
+                            message=f"two {self._spec.noun} of {env.project} in "
+                            f"{regions[alias]} have "
                             f"the neutral name {key}; make name_map tell them apart",
                         )
                     )
                     continue
-                result.resources[key] = normalize_service(
+                result.resources[key] = self._spec.normalize(
                     raw, iam, neutrals[alias], self._fingerprints, result.literals
                 )
                 attribution = _attribution(raw)
@@ -122,25 +159,70 @@ class CloudRunCollector(ApiCollector):
                 result.errors.extend(errors)
         return result
 
+    def _coverage_gaps(
+        self,
+        env: Environment,
+        listings: dict[str, RegionListing],
+        neutrals: dict[str, Neutralizer],
+    ) -> list[CollectionErrorRecord]:
+        """Configured names found nowhere, and (for services) regions listed but empty."""
+        gaps: list[CollectionErrorRecord] = []
+        regions = env.region_map
+        for alias, listing in sorted(listings.items()):
+            if self._spec.empty_region_is_gap and listing.listed and not listing.seen:
+                gaps.append(
+                    CollectionErrorRecord(
+                        source=SOURCE,
+                        resource=self._key(alias, "*"),
+                        message=f"region {regions[alias]} of {env.project} has no Cloud Run "
+                        "service (is the region spelt right?)",
+                    )
+                )
+        configured = self._spec.configured(env)
+        if configured is None or any(not listing.listed for listing in listings.values()):
+            return gaps
+        listed = {
+            alias: {neutrals[alias](seen) for seen in listing.seen}
+            for alias, listing in listings.items()
+        }
+        nearby = sorted({seen for listing in listings.values() for seen in listing.seen})
+        for name in sorted(set(configured)):
+            if any(neutrals[alias](name) in names for alias, names in listed.items()):
+                continue
+            hint = f"; {self._spec.noun} there: {', '.join(nearby[:5])}" if nearby else ""
+            if nearby and len(nearby) > 5:
+                hint += ", …"
+            gaps.append(
+                CollectionErrorRecord(
+                    source=SOURCE,
+                    resource=self._key("*", name),
+                    message=f"configured {self._spec.kind} {name} not found in {env.project} "
+                    f"({', '.join(regions.values())}){hint}",
+                )
+            )
+        return gaps
+
     def _list_region(
         self, env: Environment, alias: str, region: str, neutral: Neutralizer
     ) -> RegionListing:
         listing = RegionListing()
         limiter = self._workers.limits.limiter("run", env.project, region)
-        wanted = _wanted(env, neutral)
-        progress = self._workers.progress.task(f"{env.project} {region}: services")
+        wanted = _wanted(self._spec.configured(env), neutral)
+        progress = self._workers.progress.task(f"{env.project} {region}: {self._spec.noun}")
 
         def each_page() -> None:
             parent = f"projects/{env.project}/locations/{region}"
-            pager = self.call(limiter, self._client.list_services, request={"parent": parent})
+            method = getattr(self._client, self._spec.list_method)
+            pager = self.call(limiter, method, request={"parent": parent})
             # The pager fetches each further page on next(): the limiter is taken before it.
             for page in pages(pager, limiter.acquire, self._workers.slots):
-                names = [s.name.rsplit("/", 1)[-1] for s in page.services]
+                found = list(getattr(page, self._spec.list_field))
+                names = [s.name.rsplit("/", 1)[-1] for s in found]
                 listing.seen.extend(names)
-                listing.urls.extend(url for s in page.services[:1] for url in s.urls)
+                listing.urls.extend(url for s in found[:1] for url in getattr(s, "urls", ()))
                 services = [
                     s
-                    for s, name in zip(page.services, names, strict=True)
+                    for s, name in zip(found, names, strict=True)
                     if wanted is None or name in wanted or neutral(name) in wanted
                 ]
                 progress.grow(len(services))
@@ -155,9 +237,9 @@ class CloudRunCollector(ApiCollector):
         guarded(
             each_page,
             source=SOURCE,
-            resource=service_key(alias, "*"),
+            resource=self._key(alias, "*"),
             errors=listing.errors,
-            permission=LIST_PERMISSION,
+            permission=self._spec.list_permission,
         )
         return listing
 
@@ -172,7 +254,7 @@ class CloudRunCollector(ApiCollector):
     ) -> ServiceResult:
         from google.protobuf import json_format
 
-        key = service_key(alias, neutral(service.name.rsplit("/", 1)[-1]))
+        key = self._key(alias, neutral(service.name.rsplit("/", 1)[-1]))
         errors: list[CollectionErrorRecord] = []
         # A failed IAM read loses the IAM policy only: the rest of the service is still judged.
         policy = guarded(
@@ -182,7 +264,7 @@ class CloudRunCollector(ApiCollector):
             source=SOURCE,
             resource=key,
             errors=errors,
-            permission=IAM_PERMISSION,
+            permission=self._spec.iam_permission,
             path="iam",
         )
         iam = (
@@ -216,48 +298,8 @@ def _attribution(raw: dict[str, Any]) -> dict[str, str]:
     return {name: scrub(str(value)) for name, value in found.items() if value}
 
 
-def _wanted(env: Environment, neutral: Neutralizer) -> set[str] | None:
-    """Configured service names, as written and in neutral form (either may be used)."""
-    if env.services is None:
+def _wanted(configured: list[str] | None, neutral: Neutralizer) -> set[str] | None:
+    """Configured names, as written and in neutral form (either may be used)."""
+    if configured is None:
         return None
-    return {*env.services, *(neutral(name) for name in env.services)}
-
-
-def _coverage_gaps(
-    env: Environment, listings: dict[str, RegionListing], neutrals: dict[str, Neutralizer]
-) -> list[CollectionErrorRecord]:
-    """Configured services found nowhere, and regions that were listed but hold nothing."""
-    gaps: list[CollectionErrorRecord] = []
-    regions = env.region_map
-    for alias, listing in sorted(listings.items()):
-        if listing.listed and not listing.seen:
-            gaps.append(
-                CollectionErrorRecord(
-                    source=SOURCE,
-                    resource=service_key(alias, "*"),
-                    message=f"region {regions[alias]} of {env.project} has no Cloud Run service "
-                    "(is the region spelt right?)",
-                )
-            )
-    if env.services is None or any(not listing.listed for listing in listings.values()):
-        return gaps
-    listed = {
-        alias: {neutrals[alias](seen) for seen in listing.seen}
-        for alias, listing in listings.items()
-    }
-    nearby = sorted({seen for listing in listings.values() for seen in listing.seen})
-    for name in sorted(set(env.services)):
-        if any(neutrals[alias](name) in names for alias, names in listed.items()):
-            continue
-        hint = f"; services there: {', '.join(nearby[:5])}" if nearby else ""
-        if nearby and len(nearby) > 5:
-            hint += ", …"
-        gaps.append(
-            CollectionErrorRecord(
-                source=SOURCE,
-                resource=service_key("*", name),
-                message=f"configured service {name} not found in {env.project} "
-                f"({', '.join(regions.values())}){hint}",
-            )
-        )
-    return gaps
+    return {*configured, *(neutral(name) for name in configured)}

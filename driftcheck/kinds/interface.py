@@ -1,0 +1,72 @@
+"""What a resource kind declares: how it is read, how its bodies are judged, and why.
+
+A kind is one folder (``driftcheck/kinds/<kind>/``) and one line in the registry
+(``driftcheck/kinds/__init__.py``). The core — collection, comparison, merging, rendering — only
+knows kinds through the :class:`ResourceKind` they declare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from driftcheck.catalogue import CatalogueRule, CauseRule, ViolationAdvice
+
+if TYPE_CHECKING:
+    from driftcheck.collectors.interface import CollectionContext, CollectorResult
+    from driftcheck.config import Environment, LoadedConfig
+    from driftcheck.kinds.fields import FieldTable
+    from driftcheck.model import CollectionErrorRecord, Finding, Snapshot
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    """What a kind's collector is asked to read: one environment, and what the kinds of earlier
+    stages already read there (the secrets a service references, the connector it uses)."""
+
+    config: LoadedConfig
+    env_name: str
+    env: Environment
+    upstream: CollectorResult
+
+
+Collect = Callable[["CollectionContext", CollectRequest], "CollectorResult"]
+FindViolations = Callable[[str, str, dict[str, Any]], Iterable["Finding"]]
+FindGaps = Callable[["Snapshot"], list["CollectionErrorRecord"]]
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One kind of resource: its snapshot keys are ``<name>/…``.
+
+    ``stage`` orders collection: kinds of stage 0 read the project on their own; a kind of a later
+    stage reads what earlier ones refer to (secrets referenced by services). Kinds of one stage
+    are read at the same time.
+
+    Paths (globs over a body's dotted paths) say what comparison leaves alone:
+    ``runner_observations`` are held by the runner, not the estate (a test suite's key), so a
+    baseline never keeps them; ``judged_elsewhere`` are judged by the kind's violations instead
+    of by comparison; ``cross_environment_skipped`` legitimately differ between environments;
+    ``cross_environment_pinned`` are version numbers that may differ when both sides pin one.
+    """
+
+    name: str
+    stage: int
+    collect: Collect
+    normalize: Callable[..., dict[str, Any]]
+    catalogue: tuple[CatalogueRule, ...]
+    violation_advice: tuple[ViolationAdvice, ...] = ()
+    causes: tuple[CauseRule, ...] = ()
+    find_violations: FindViolations | None = None
+    find_gaps: FindGaps | None = None
+    runner_observations: tuple[str, ...] = ()
+    judged_elsewhere: tuple[str, ...] = ()
+    cross_environment_skipped: tuple[str, ...] = ()
+    cross_environment_pinned: tuple[str, ...] = ()
+    fields: FieldTable | None = None
+
+    @property
+    def resources(self) -> str:
+        """The glob of this kind's snapshot keys."""
+        return f"{self.name}/*"
