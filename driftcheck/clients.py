@@ -32,6 +32,10 @@ class ApiClients:
     http: Any
     endpoints: dict[str, str] = field(default_factory=dict)
     principal: str = "unknown"
+    # Cloud Run's other collections, on the same endpoint as services.
+    jobs: Any = None
+    worker_pools: Any = None
+    revisions: Any = None
 
 
 def _endpoint(var: str) -> str | None:
@@ -52,6 +56,7 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
     skipped.
     """
     from driftcheck.deadlines import bounded_request, deadline_adapter
+    from driftcheck.kinds.cloud_run.unknown import capture_responses
 
     session = getattr(getattr(client, "_transport", None), "_session", None)
     if session is not None:
@@ -59,7 +64,7 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
         adapter = deadline_adapter(pool_maxsize=max(size, 10))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.request = bounded_request(session.request)
+        session.request = capture_responses(bounded_request(session.request))
         if emulator:
             session.trust_env = False
     return client
@@ -87,12 +92,15 @@ def build_clients(pool_size: int = 16) -> ApiClients:
             }
         return {"credentials": credentials}
 
+    def run_client(kind: Any) -> Any:
+        client = kind(transport="rest", **options(run_endpoint))
+        return _tune_session(client, pool_size, emulator=run_endpoint is not None)
+
     return ApiClients(
-        run=_tune_session(
-            run_v2.ServicesClient(transport="rest", **options(run_endpoint)),
-            pool_size,
-            emulator=run_endpoint is not None,
-        ),
+        run=run_client(run_v2.ServicesClient),
+        jobs=run_client(run_v2.JobsClient),
+        worker_pools=run_client(run_v2.WorkerPoolsClient),
+        revisions=run_client(run_v2.RevisionsClient),
         secrets=_tune_session(
             secretmanager_v1.SecretManagerServiceClient(
                 transport="rest", **options(secrets_endpoint)

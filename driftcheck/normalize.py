@@ -39,6 +39,10 @@ VOLATILE_FIELDS = frozenset(
         "observed_generation",
         "client",
         "client_version",
+        "source_location",  # where a build's sources were uploaded: per build
+        "satisfies_pzs",
+        "threat_detection_enabled",
+        "expire_time",
     }
 )
 # Annotations and labels written by tools and the control plane, not by people.
@@ -69,8 +73,17 @@ ENUM_FIELDS = frozenset(
 )
 # Lists whose order carries no meaning: compared as sorted sets.
 SET_FIELDS = frozenset(
-    {"custom_audiences", "network_tags", "tags", "depends_on", "instances", "mount_options"}
+    {
+        "custom_audiences",
+        "network_tags",
+        "tags",
+        "depends_on",
+        "instances",
+        "mount_options",
+        "regions",
+    }
 )
+_UNSPECIFIED = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_UNSPECIFIED$")
 _DURATION = re.compile(r"^(?P<seconds>-?\d+(?:\.\d+)?)s$")
 
 _MEMORY_UNITS = {
@@ -129,7 +142,7 @@ def prune(value: Any) -> Any:
 
 
 # Maps whose keys are names chosen by people: a key that says "secret" marks its value secret.
-FREE_FORM_MAPS = frozenset({"labels", "annotations", "environment_variables"})
+FREE_FORM_MAPS = frozenset({"labels", "annotations", "environment_variables", "http_headers"})
 # Lists of command-line arguments: a secret flag marks the next argument secret.
 ARGUMENT_LISTS = frozenset({"args", "command"})
 
@@ -172,6 +185,9 @@ def canonical(
             return sorted(set(items))
         return items
     if isinstance(value, str):
+        if _UNSPECIFIED.match(value):
+            # Any enum left unspecified is unset: the default it stands for applies.
+            return ""
         if key in ENUM_FIELDS:
             # An unspecified enum is the API's way of saying "unset": the default applies.
             return "" if value.lower().endswith("_unspecified") else value.lower()

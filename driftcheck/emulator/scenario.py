@@ -38,8 +38,19 @@ class ProjectSpec(_Strict):
     services: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict, description="location -> services (REST JSON; name may be short)"
     )
+    jobs: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="location -> Cloud Run jobs (REST JSON)"
+    )
+    worker_pools: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="location -> Cloud Run worker pools (REST JSON)"
+    )
+    revisions: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="location -> service revisions (REST JSON; name is the revision's short name)",
+    )
     iam: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="service name -> IAM policy (REST JSON)"
+        default_factory=dict,
+        description="service name (or jobs/<name>, workerPools/<name>) -> IAM policy (REST JSON)",
     )
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
 

@@ -39,6 +39,15 @@ _STATUS_NAMES = {
 _RUN_LIST = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services$")
 _RUN_GET = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+)$")
 _RUN_IAM = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+):getIamPolicy$")
+# Jobs and worker pools: the same shape as services under another collection name.
+_RUN_OTHER_LIST = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/(jobs|workerPools)$")
+_RUN_OTHER_GET = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/(jobs|workerPools)/([^/:]+)$")
+_RUN_OTHER_IAM = re.compile(
+    r"^/v2/projects/([^/]+)/locations/([^/]+)/(jobs|workerPools)/([^/:]+):getIamPolicy$"
+)
+_RUN_REVISION = re.compile(
+    r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+)/revisions/([^/:]+)$"
+)
 _SM_SECRET = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)$")
 _SM_VERSIONS = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions$")
 _SM_VERSION = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions/([^/:]+)$")
@@ -121,6 +130,10 @@ class _Api:
             (_RUN_LIST, self.list_services),
             (_RUN_IAM, self.get_iam_policy),
             (_RUN_GET, self.get_service),
+            (_RUN_REVISION, self.get_revision),
+            (_RUN_OTHER_LIST, self.list_other),
+            (_RUN_OTHER_IAM, self.other_iam_policy),
+            (_RUN_OTHER_GET, self.get_other),
             (_SM_ACCESS, self.access_version),
             (_SM_VERSIONS, self.list_versions),
             (_SM_VERSION, self.get_version),
@@ -205,6 +218,88 @@ class _Api:
         self.get_service(project, location, name, query=query)
         _pid, spec = self.state.project(project)
         policy = dict(spec.iam.get(name, {}))
+        policy.setdefault("etag", base64.b64encode(self.state.boot[:8].encode()).decode())
+        return policy
+
+    def get_revision(
+        self, project: str, location: str, service: str, name: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """A revision of a service, from the scenario's ``revisions`` (REST JSON)."""
+        self.get_service(project, location, service, query=query)
+        project_id, spec = self.state.project(project)
+        for raw in spec.revisions.get(location, []):
+            if str(raw["name"]).rsplit("/", 1)[-1] == name:
+                parent = f"projects/{project_id}/locations/{location}/services/{service}"
+                return {**raw, "name": f"{parent}/revisions/{name}", "service": parent}
+        raise ApiError(404, f"Revision '{name}' of service '{service}' was not found")
+
+    def _others(self, project_ref: str, location: str, collection: str) -> list[dict[str, Any]]:
+        """Jobs or worker pools of a location as served (names made full, volatile fields set)."""
+        project_id, spec = self.state.project(project_ref)
+        raw = (spec.jobs if collection == "jobs" else spec.worker_pools).get(location, [])
+        served = []
+        for item in raw:
+            short = str(item["name"]).rsplit("/", 1)[-1]
+            name = f"projects/{project_id}/locations/{location}/{collection}/{short}"
+            digest = hashlib.sha256(f"{self.state.boot}{name}".encode()).hexdigest()
+            volatile = {
+                "uid": str(uuid.UUID(digest[:32])),
+                "generation": str(int(digest[:4], 16)),
+                "etag": f'"{digest[:20]}"',
+                "createTime": self.state.boot_time,
+                "updateTime": self.state.boot_time,
+                "creator": "deployer@example.com",
+                "lastModifier": "deployer@example.com",
+                "observedGeneration": str(int(digest[:4], 16)),
+                "terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED"},
+            }
+            served.append({**volatile, **item, "name": name})
+        return served
+
+    def list_other(
+        self, project: str, location: str, collection: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        items = self._others(project, location, collection)
+        cap = self.state.scenario.max_page_size
+        size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
+        token = (query.get("pageToken") or ["0"])[0] or "0"
+        if not token.isdigit():
+            raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
+        start = int(token)
+        body: dict[str, Any] = {collection: items[start : start + size]}
+        if start + size < len(items):
+            body["nextPageToken"] = str(start + size)
+        return body
+
+    def get_other(
+        self,
+        project: str,
+        location: str,
+        collection: str,
+        name: str,
+        *,
+        query: dict[str, list[str]],
+    ) -> dict[str, Any]:
+        for item in self._others(project, location, collection):
+            if item["name"].rsplit("/", 1)[-1] == name:
+                return item
+        raise ApiError(
+            404,
+            f"Resource 'projects/{project}/locations/{location}/{collection}/{name}' was not found",
+        )
+
+    def other_iam_policy(
+        self,
+        project: str,
+        location: str,
+        collection: str,
+        name: str,
+        *,
+        query: dict[str, list[str]],
+    ) -> dict[str, Any]:
+        self.get_other(project, location, collection, name, query=query)
+        _pid, spec = self.state.project(project)
+        policy = dict(spec.iam.get(f"{collection}/{name}", {}))
         policy.setdefault("etag", base64.b64encode(self.state.boot[:8].encode()).decode())
         return policy
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from driftcheck.kinds.auth_policy import AUTH_POLICY
 from driftcheck.kinds.interface import CollectRequest, ResourceKind
+from driftcheck.kinds.job import JOB
 from driftcheck.kinds.probe import PROBE
 from driftcheck.kinds.secret import SECRET
 from driftcheck.kinds.service import SERVICE
+from driftcheck.kinds.worker_pool import WORKER_POOL
 
 KINDS: tuple[ResourceKind, ...] = (
     SERVICE,
+    JOB,
+    WORKER_POOL,
     SECRET,
     AUTH_POLICY,
     PROBE,

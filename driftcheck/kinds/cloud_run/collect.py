@@ -29,12 +29,15 @@ from driftcheck.concurrency import RateLimiter, Workers, run_all
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer, resource_key
+from driftcheck.kinds.cloud_run.unknown import capturing, merge_unknown, page_items
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Literals
 from driftcheck.sensitive import scrub
 
 SOURCE = "run.googleapis.com"
-ServiceResult = tuple[str, str, Any, dict[str, Any] | None, list[CollectionErrorRecord]]
+ServiceResult = tuple[
+    str, str, Any, dict[str, Any] | None, list[CollectionErrorRecord], dict[str, Any]
+]
 Normalize = Callable[
     [dict[str, Any], dict[str, Any] | None, Neutralizer, Fingerprinter, Literals], dict[str, Any]
 ]
@@ -134,10 +137,11 @@ class CloudRunCollector(ApiCollector):
         # Normalizing here, while later calls are still in flight, frees pool workers sooner.
         for listing in listings.values():
             for future in listing.pending:
-                key, alias, service, iam, errors = future.result()
+                key, alias, service, iam, errors, sent = future.result()
                 raw = type(service).to_dict(
                     service, preserving_proto_field_name=True, use_integers_for_enums=False
                 )
+                merge_unknown(raw, sent, type(service).pb().DESCRIPTOR)
                 if key in result.resources:
                     # Two services, one neutral name: comparing either would hide the other.
                     result.errors.append(
@@ -207,31 +211,21 @@ class CloudRunCollector(ApiCollector):
     ) -> RegionListing:
         listing = RegionListing()
         limiter = self._workers.limits.limiter("run", env.project, region)
-        wanted = _wanted(self._spec.configured(env), neutral)
         progress = self._workers.progress.task(f"{env.project} {region}: {self._spec.noun}")
 
         def each_page() -> None:
             parent = f"projects/{env.project}/locations/{region}"
             method = getattr(self._client, self._spec.list_method)
-            pager = self.call(limiter, method, request={"parent": parent})
-            # The pager fetches each further page on next(): the limiter is taken before it.
-            for page in pages(pager, limiter.acquire, self._workers.slots):
-                found = list(getattr(page, self._spec.list_field))
-                names = [s.name.rsplit("/", 1)[-1] for s in found]
-                listing.seen.extend(names)
-                listing.urls.extend(url for s in found[:1] for url in getattr(s, "urls", ()))
-                services = [
-                    s
-                    for s, name in zip(found, names, strict=True)
-                    if wanted is None or name in wanted or neutral(name) in wanted
-                ]
-                progress.grow(len(services))
-                listing.pending.extend(
-                    self._workers.submit(
-                        partial(self._iam_policy, env, alias, service, neutral, limiter, progress)
-                    )
-                    for service in services
-                )
+            with capturing() as captured:
+                pager = self.call(limiter, method, request={"parent": parent})
+                # The pager fetches each further page on next(): the limiter is taken before it.
+                for page in pages(pager, limiter.acquire, self._workers.slots):
+                    sent = {
+                        str(item.get("name")): item
+                        for item in page_items(captured, self._spec.list_field)
+                    }
+                    captured.clear()
+                    self._submit_page(env, alias, neutral, limiter, progress, listing, page, sent)
             listing.listed = True
 
         guarded(
@@ -243,6 +237,45 @@ class CloudRunCollector(ApiCollector):
         )
         return listing
 
+    def _submit_page(
+        self,
+        env: Environment,
+        alias: str,
+        neutral: Neutralizer,
+        limiter: RateLimiter,
+        progress: Any,
+        listing: RegionListing,
+        page: Any,
+        sent: dict[str, dict[str, Any]],
+    ) -> None:
+        """Record a page's names and start the IAM read of each resource wanted."""
+        wanted = _wanted(self._spec.configured(env), neutral)
+        found = list(getattr(page, self._spec.list_field))
+        names = [s.name.rsplit("/", 1)[-1] for s in found]
+        listing.seen.extend(names)
+        listing.urls.extend(url for s in found[:1] for url in getattr(s, "urls", ()))
+        services = [
+            s
+            for s, name in zip(found, names, strict=True)
+            if wanted is None or name in wanted or neutral(name) in wanted
+        ]
+        progress.grow(len(services))
+        listing.pending.extend(
+            self._workers.submit(
+                partial(
+                    self._iam_policy,
+                    env,
+                    alias,
+                    service,
+                    neutral,
+                    limiter,
+                    progress,
+                    sent.get(service.name, {}),
+                )
+            )
+            for service in services
+        )
+
     def _iam_policy(
         self,
         env: Environment,
@@ -251,6 +284,7 @@ class CloudRunCollector(ApiCollector):
         neutral: Neutralizer,
         limiter: RateLimiter,
         progress: Any,
+        sent: dict[str, Any],
     ) -> ServiceResult:
         from google.protobuf import json_format
 
@@ -273,7 +307,7 @@ class CloudRunCollector(ApiCollector):
             else json_format.MessageToDict(policy, preserving_proto_field_name=True)
         )
         progress.advance()
-        return key, alias, service, iam, errors
+        return key, alias, service, iam, errors, sent
 
 
 _RUN_APP_URL = re.compile(r"^https://[a-z0-9-]+-(?P<number>[0-9]{6,})\.[a-z0-9-]+\.run\.app/?$")

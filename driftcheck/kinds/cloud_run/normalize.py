@@ -99,6 +99,19 @@ def normalize_container(
             path: {**mount, "name": neutral(str(mount.get("name", "")))}
             for path, mount in keyed(mounts, "mount_path", "mount").items()
         }
+    for probe in ("liveness_probe", "startup_probe", "readiness_probe"):
+        http_get = (body.get(probe) or {}).get("http_get")
+        if isinstance(http_get, dict) and isinstance(http_get.get("http_headers"), list):
+            # Headers by name: their order means nothing.
+            headers = {str(h.get("name")): h.get("value", "") for h in http_get["http_headers"]}
+            body[probe] = {**body[probe], "http_get": {**http_get, "http_headers": headers}}
+    source = (body.get("source_code") or {}).get("cloud_storage_source")
+    if isinstance(source, dict):
+        # The uploaded object and its generation are per upload; the bucket is configuration.
+        body["source_code"] = {
+            **body["source_code"],
+            "cloud_storage_source": {"bucket": source.get("bucket", "")},
+        }
     resources = dict(body.get("resources") or {})
     limits = {**LIMIT_DEFAULTS, **(resources.get("limits") or {})}
     limits["cpu"] = cpu_quantity(limits["cpu"])
@@ -134,10 +147,17 @@ def normalize_template(
     fingerprints: Fingerprinter,
     neutral: Callable[[str], str],
     literals: Literals = None,
+    *,
+    defaults: Mapping[str, Any] = TEMPLATE_DEFAULTS,
+    scaling: Mapping[str, Any] | None = SCALING_DEFAULTS,
 ) -> dict[str, Any]:
-    body = {**TEMPLATE_DEFAULTS, **{k: v for k, v in template.items() if v not in ("", 0, None)}}
+    """A revision (or task) template: ``defaults`` written where unset (proto3 does not tell an
+    unset number from zero), ``scaling`` defaults when the kind scales by revision."""
+    body = {**defaults, **{k: v for k, v in template.items() if v not in ("", 0, None)}}
+    # The revision's name is chosen per deploy (or generated): it names, it does not configure.
     body.pop("revision", None)
-    body["scaling"] = {**SCALING_DEFAULTS, **nonzero(template.get("scaling") or {})}
+    if scaling is not None:
+        body["scaling"] = {**scaling, **nonzero(template.get("scaling") or {})}
     containers = template.get("containers")
     if isinstance(containers, list):
         body["containers"] = {
@@ -154,6 +174,7 @@ def normalize_template(
 
 
 def nonzero(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The entries that are set (proto3 writes unset scalars as zero or empty)."""
     return {key: value for key, value in mapping.items() if value not in (0, None, "")}
 
 

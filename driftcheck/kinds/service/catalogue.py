@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from driftcheck import remedies
 from driftcheck.catalogue import (
-    PUBLIC_MEMBERS,
     Advice,
     CatalogueRule,
     CauseRule,
     ViolationAdvice,
 )
+from driftcheck.kinds.cloud_run.catalogue import PLAIN_SECRET, workload_causes, workload_rules
 from driftcheck.model import Severity
 
 _INGRESS_OPENNESS = {
@@ -27,12 +26,6 @@ def _ingress_widened(baseline: Any, actual: Any) -> bool:
     before = _INGRESS_OPENNESS.get(str(baseline), -1)
     after = _INGRESS_OPENNESS.get(str(actual), 3)
     return after > before
-
-
-def _made_public(baseline: Any, actual: Any) -> bool:
-    before = set(baseline or []) & PUBLIC_MEMBERS
-    after = set(actual or []) & PUBLIC_MEMBERS
-    return bool(after - before)
 
 
 def _turned_on(baseline: Any, actual: Any) -> bool:
@@ -53,13 +46,6 @@ INGRESS = Advice(
     remedies.ingress,
 )
 
-PUBLIC_INVOKER = Advice(
-    "roles/run.invoker decides who may call the service: allUsers or allAuthenticatedUsers lets "
-    "anyone call it, skipping the authentication the baseline relies on.",
-    "gcloud run services remove-iam-policy-binding SERVICE --member=MEMBER "
-    "--role=roles/run.invoker (add-iam-policy-binding for a member the baseline grants)",
-    remedies.iam_bindings,
-)
 
 INVOKER_CHECK = Advice(
     "With the invoker IAM check disabled, Cloud Run lets unauthenticated requests through: the "
@@ -68,13 +54,6 @@ INVOKER_CHECK = Advice(
     remedies.invoker_iam_check,
 )
 
-IAM = Advice(
-    "IAM bindings on the service differ: someone may call or administer it in one environment "
-    "and not in the other.",
-    "gcloud run services add-iam-policy-binding / remove-iam-policy-binding SERVICE "
-    "--member=MEMBER --role=ROLE",
-    remedies.iam_bindings,
-)
 
 REQUEST_TIMEOUT = Advice(
     "The request timeout caps how long a request, and a WebSocket connection, may stay open: a "
@@ -107,43 +86,6 @@ CONCURRENCY = Advice(
     remedies.max_concurrency,
 )
 
-VPC = Advice(
-    "The VPC connector and egress setting decide which network private addresses (Redis, "
-    "PostgreSQL) are reached through, and whether all outbound traffic leaves through the VPC: "
-    "another connector reaches other, possibly degraded, dependencies.",
-    f"{_SERVICE_UPDATE} --vpc-connector=CONNECTOR --vpc-egress=private-ranges-only|all-traffic "
-    "(--clear-vpc-connector to remove it; --network/--subnet for Direct VPC)",
-    remedies.vpc_access,
-)
-
-ENV_VAR = Advice(
-    "Environment variables configure the application: another value, or a missing variable, "
-    "means the release runs here with settings it will not have there.",
-    f"{_SERVICE_UPDATE} --update-env-vars=NAME=VALUE (--remove-env-vars=NAME; "
-    "--update-secrets=NAME=SECRET:VERSION for secret references). A redacted value gets no "
-    "command: set it from where the secret is kept, or better, from Secret Manager.",
-    remedies.env_var,
-)
-
-VOLUMES = Advice(
-    "Volumes provide files the application reads (mounted secrets, Cloud Storage, NFS): another "
-    "mount serves other files, or none.",
-    f"{_SERVICE_UPDATE} --update-secrets=/MOUNT/PATH=SECRET:VERSION (secret volumes), "
-    "--add-volume and --add-volume-mount for the others",
-)
-
-SERVICE_ACCOUNT = Advice(
-    "The service account is the identity the service calls Google APIs with: another one has "
-    "other permissions, so calls that work here can be refused there.",
-    f"{_SERVICE_UPDATE} --service-account=EMAIL",
-    remedies.service_account,
-)
-
-IMAGE = Advice(
-    "Another image is other code: this environment is not running the release the baseline runs.",
-    f"{_SERVICE_UPDATE} --image=IMAGE (by digest where the baseline pins one)",
-    remedies.image,
-)
 
 SCALING = Advice(
     "Minimum and maximum instances change cold starts and capacity, not behaviour; usually a "
@@ -152,12 +94,6 @@ SCALING = Advice(
     remedies.scaling,
 )
 
-LABELS = Advice(
-    "Labels are metadata (billing, ownership, automation selectors); they change no behaviour "
-    "unless a tool selects by them.",
-    f"{_SERVICE_UPDATE} --update-labels=KEY=VALUE (--remove-labels=KEY)",
-    remedies.labels,
-)
 
 IAP = Advice(
     "Identity-Aware Proxy in front of the service authenticates every caller; without it the "
@@ -171,23 +107,6 @@ DEFAULT_URI = Advice(
     f"{_SERVICE_UPDATE} --no-default-url (or --default-url), as the baseline has it",
 )
 
-AUDIENCES = Advice(
-    "Custom audiences decide which ID tokens the service accepts: a lost audience makes clients "
-    "that mint tokens for it get 401, on the WebSocket upgrade too.",
-    f"{_SERVICE_UPDATE} --add-custom-audiences=AUDIENCE / --remove-custom-audiences=AUDIENCE",
-)
-
-BINARY_AUTHORIZATION = Advice(
-    "Binary Authorization decides which images may run: without its policy an unsigned or "
-    "unvetted image can be deployed here.",
-    f"{_SERVICE_UPDATE} --binary-authorization=default (or --clear-binary-authorization)",
-)
-
-SERVICE_MESH = Advice(
-    "The service mesh carries the service's traffic policy and mutual TLS: without it, calls "
-    "between services behave and authenticate differently.",
-    f"{_SERVICE_UPDATE} --mesh=MESH (or --clear-mesh)",
-)
 
 MAX_INSTANCES = Advice(
     "Maximum instances times concurrency is the ceiling of simultaneous requests and open "
@@ -195,15 +114,6 @@ MAX_INSTANCES = Advice(
     f"{_SERVICE_UPDATE} --max-instances=N",
     remedies.scaling,
 )
-
-
-def _service_env_reference(resource: str, match: re.Match[str]) -> list[str]:
-    """The same place, seen from the service that uses the secret."""
-    return [f"secret-reference:{resource}:{match.group('where')}"]
-
-
-def _service_volume_reference(resource: str, match: re.Match[str]) -> list[str]:
-    return [f"secret-reference:{resource}:volumes.{match.group('volume')}.{match.group('item')}"]
 
 
 CATALOGUE: tuple[CatalogueRule, ...] = (
@@ -217,15 +127,6 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         advice=INGRESS,
     ),
     CatalogueRule(
-        "public-invoker",
-        "service/*",
-        "iam.roles/run.invoker*",  # conditional grants of the role too
-        Severity.HIGH,
-        Severity.CRITICAL,
-        _made_public,
-        advice=PUBLIC_INVOKER,
-    ),
-    CatalogueRule(
         "invoker-check-disabled",
         "service/*",
         "invoker_iam_disabled",
@@ -234,7 +135,6 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         _turned_on,
         advice=INVOKER_CHECK,
     ),
-    CatalogueRule("iam", "service/*", "iam*", Severity.HIGH, advice=IAM),
     CatalogueRule(
         "iap", "service/*", "iap_enabled", Severity.HIGH, Severity.CRITICAL, _turned_off, IAP
     ),
@@ -246,19 +146,6 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         Severity.CRITICAL,
         _turned_off,
         DEFAULT_URI,
-    ),
-    CatalogueRule(
-        "custom-audiences", "service/*", "custom_audiences*", Severity.HIGH, advice=AUDIENCES
-    ),
-    CatalogueRule(
-        "binary-authorization",
-        "service/*",
-        "binary_authorization*",
-        Severity.HIGH,
-        advice=BINARY_AUTHORIZATION,
-    ),
-    CatalogueRule(
-        "service-mesh", "service/*", "template.service_mesh*", Severity.HIGH, advice=SERVICE_MESH
     ),
     CatalogueRule(
         "max-instances",
@@ -294,69 +181,9 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         Severity.HIGH,
         advice=CONCURRENCY,
     ),
-    CatalogueRule("vpc-egress", "service/*", "template.vpc_access*", Severity.HIGH, advice=VPC),
-    CatalogueRule(
-        "env-var", "service/*", "template.containers.*.env*", Severity.MEDIUM, advice=ENV_VAR
-    ),
-    CatalogueRule(
-        "secret-volume", "service/*", "template.volumes*", Severity.MEDIUM, advice=VOLUMES
-    ),
-    CatalogueRule(
-        "volume-mount",
-        "service/*",
-        "template.containers.*.volume_mounts*",
-        Severity.MEDIUM,
-        advice=VOLUMES,
-    ),
-    CatalogueRule(
-        "service-account",
-        "service/*",
-        "template.service_account",
-        Severity.MEDIUM,
-        advice=SERVICE_ACCOUNT,
-    ),
-    CatalogueRule("image", "service/*", "template.containers.*.image", Severity.LOW, advice=IMAGE),
+    *workload_rules("service/*", "services", "SERVICE"),
     CatalogueRule("scaling", "service/*", "template.scaling*", Severity.INFO, advice=SCALING),
     CatalogueRule("scaling", "service/*", "scaling*", Severity.INFO, advice=SCALING),
-    CatalogueRule("labels", "service/*", "labels*", Severity.INFO, advice=LABELS),
 )
-
-VIOLATIONS: tuple[ViolationAdvice, ...] = (
-    ViolationAdvice(
-        "plain-secret",
-        Severity.MEDIUM,
-        Advice(
-            "A secret-looking value is set in clear as an environment variable: whoever may read "
-            "the service's configuration reads the secret, every revision keeps a copy, and "
-            "rotating it takes a deploy.",
-            "Store it in Secret Manager (gcloud secrets create NAME --data-file=-) and reference "
-            "it: gcloud run services update SERVICE --update-secrets=VARIABLE=NAME:latest.",
-        ),
-    ),
-)
-
-CAUSES: tuple[CauseRule, ...] = (
-    # A secret-looking value in clear: the violation, and its difference from the baseline.
-    # ...and when the other side takes it from Secret Manager, the reference it lost.
-    CauseRule(
-        "plain-secret",
-        "service/*",
-        re.compile(r"template\.(?P<where>containers\.[^.]+\.env\.[^.]+)\.value"),
-        lambda resource, match: [
-            f"plain-secret:{resource}:{match.group(0)}",
-            f"secret-reference:{resource}:{match.group('where')}",
-        ],
-    ),
-    CauseRule(
-        "secret-reference",
-        "service/*",
-        re.compile(r"template\.(?P<where>containers\.[^.]+\.env\.[^.]+)\.(?:version|secret)"),
-        _service_env_reference,
-    ),
-    CauseRule(
-        "secret-reference",
-        "service/*",
-        re.compile(r"template\.volumes\.(?P<volume>[^.]+)\.secret\.items\.(?P<item>.+)\.version"),
-        _service_volume_reference,
-    ),
-)
+VIOLATIONS: tuple[ViolationAdvice, ...] = (PLAIN_SECRET,)
+CAUSES: tuple[CauseRule, ...] = workload_causes("service/*")

@@ -23,12 +23,21 @@ SERVICE_DEFAULTS: dict[str, Any] = {
 DEFAULT_TRAFFIC = {"latest": {"percent": 100}}
 
 
-def _traffic_key(target: dict[str, Any]) -> str:
-    if target.get("tag"):
-        return f"tag:{target['tag']}"
-    if target.get("revision"):
-        return f"revision:{target['revision']}"
-    return str(target.get("type") or "latest").lower()
+def normalize_traffic(traffic: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Traffic by what each target means, never by revision names (which differ in every
+    environment): the latest revision, pinned revisions (percentages summed), and each tag with
+    what it points at (a tag moved from a fixed revision to the latest is a difference)."""
+    result: dict[str, dict[str, Any]] = {}
+    for target in traffic:
+        pinned = bool(target.get("revision")) or str(target.get("type", "")).endswith("_REVISION")
+        meaning = "pinned" if pinned else "latest"
+        percent = int(target.get("percent") or 0)
+        if target.get("tag"):
+            result[f"tag:{target['tag']}"] = {"target": meaning, "percent": percent}
+        if percent or not target.get("tag"):
+            entry = result.setdefault(meaning, {"percent": 0})
+            entry["percent"] += percent
+    return result
 
 
 def normalize_service(
@@ -45,11 +54,13 @@ def normalize_service(
     # The name becomes the resource key; a template's revision name changes on every deploy.
     body: dict[str, Any] = {**SERVICE_DEFAULTS, **nonzero(dict(service))}
     body.pop("name", None)
+    if isinstance(body.get("build_config"), dict):
+        body["build_config"] = {k: v for k, v in body["build_config"].items() if k != "name"}
     template = service.get("template")
     body["template"] = normalize_template(dict(template or {}), fingerprints, neutral, literals)
     traffic = service.get("traffic")
-    if isinstance(traffic, list):
-        body["traffic"] = {_traffic_key(t): {"percent": t.get("percent", 0)} for t in traffic}
+    if isinstance(traffic, list) and traffic:
+        body["traffic"] = normalize_traffic(traffic)
     if iam_policy is not None:
         body["iam"] = normalize_iam_policy(iam_policy, neutral)
     result: dict[str, Any] = prune(canonical(body, neutral, redactor=Redactor(fingerprints)))
@@ -57,4 +68,6 @@ def normalize_service(
     for key, default in SERVICE_DEFAULTS.items():
         result.setdefault(key, default)
     result.setdefault("traffic", dict(DEFAULT_TRAFFIC))
+    # Cloud Run scales a service automatically unless told otherwise.
+    result["scaling"] = {"scaling_mode": "automatic", **(result.get("scaling") or {})}
     return result
