@@ -247,6 +247,9 @@ def write_new(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)  # a config to commit, not mkstemp's private 0600
         os.link(tmp_name, path)  # fails if path exists: never replaces
     except FileExistsError:
         raise UsageError(f"{path} already exists; not overwritten (choose --output)") from None

@@ -53,9 +53,7 @@ class FakeGitHubState:
 
     def open_issues(self) -> list[dict[str, Any]]:
         """Open issues that are not pull requests."""
-        return [
-            i for i in self.issues.values() if i["state"] == "open" and "pull_request" not in i
-        ]
+        return [i for i in self.issues.values() if i["state"] == "open" and "pull_request" not in i]
 
 
 class _Server(ThreadingHTTPServer):

@@ -24,7 +24,7 @@ from driftcheck.emulator.scenario import Scenario
 from driftcheck.track import marker
 from tests.conftest import TEST_KEY, CliResult
 from tests.factories import service, two_environments
-from tests.fakegithub import TOKEN, FakeGitHub, fake_github
+from tests.fakegithub import TOKEN, fake_github
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))

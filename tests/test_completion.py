@@ -28,9 +28,7 @@ def test_environment_names_complete_from_the_config(
     monkeypatch.chdir(workdir)
     assert complete(run_cli, monkeypatch, "driftcheck check ") == ["production", "staging"]
     assert complete(run_cli, monkeypatch, "driftcheck check st") == ["staging"]
-    assert complete(run_cli, monkeypatch, "driftcheck check staging --against p") == [
-        "production"
-    ]
+    assert complete(run_cli, monkeypatch, "driftcheck check staging --against p") == ["production"]
     assert complete(run_cli, monkeypatch, "driftcheck baseline ") == ["production", "staging"]
     config = workdir / "driftcheck.yaml"
     other = workdir / "other.yaml"

@@ -42,6 +42,9 @@ def test_the_custom_role_has_exactly_the_permissions_the_code_uses() -> None:
 
 def test_the_readme_lists_exactly_the_permissions_the_code_uses() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, end = readme.index("<!-- permissions:start -->"), readme.index("<!-- permissions:end -->")
+    start, end = (
+        readme.index("<!-- permissions:start -->"),
+        readme.index("<!-- permissions:end -->"),
+    )
     listed = re.findall(r"^- `([a-zA-Z.]+)`", readme[start:end], flags=re.MULTILINE)
     assert listed == sorted(permissions_in_code())

@@ -101,6 +101,7 @@ def test_init_writes_a_config_that_baselines_and_compares_the_estate(
         "staging: 3 services in 1 regions)\n"
     )
     text = (tmp_path / "driftcheck.yaml").read_text(encoding="utf-8")
+    assert (tmp_path / "driftcheck.yaml").stat().st_mode & 0o044  # readable by the team
     assert text.splitlines()[0] == (
         "# yaml-language-server: $schema=.driftcheck/config.schema.json"
     )

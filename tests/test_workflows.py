@@ -16,7 +16,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTION = ROOT / "action.yml"
-SELF = "./ # zizmor: ignore[self-repository] the action at this ref; copies use OWNER/driftcheck@<commit>"
+SELF = (
+    "./ # zizmor: ignore[self-repository] the action at this ref; "
+    "copies use OWNER/driftcheck@<commit>"
+)
 BIN = Path(sys.executable).parent
 
 
