@@ -1,16 +1,30 @@
-# Two commands for a newcomer: `make demo` and `make test`. Both create .venv when missing.
+# Two commands for a newcomer: `make demo` and `make test`. Both create .venv when missing and
+# install from the hashed locks in requirements/: `make demo` only what driftcheck needs to run,
+# `make test` the development tools too. `make lock` refreshes the locks (needs PyPI).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --quiet
+LOCK_PYTHON := 3.11
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench browser schemas clean
+.PHONY: demo test lint bench browser schemas lock clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Hash-checked third-party packages, then driftcheck itself (no dependency resolution, no
+# unpinned build backend: hatchling comes from the build lock).
+$(RUNTIME_STAMP): $(BIN)/python pyproject.toml requirements/runtime.lock requirements/build.lock
+	$(PIP) install --require-hashes -r requirements/build.lock -r requirements/runtime.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@
+
+$(DEV_STAMP): $(BIN)/python pyproject.toml requirements/dev.lock requirements/build.lock
+	$(PIP) install --require-hashes -r requirements/build.lock -r requirements/dev.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@ $(RUNTIME_STAMP)
 
 # The HTML report is checked in Debian's Chromium; install it when it is missing.
 browser:
@@ -18,22 +32,31 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/driftcheck demo
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) browser lint
+test: $(DEV_STAMP) browser lint
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
-schemas: $(STAMP)
+schemas: $(DEV_STAMP)
 	$(BIN)/python -m driftcheck.schemas
+
+# Universal locks (every platform's hashes) for Python $(LOCK_PYTHON), from PyPI only.
+lock: $(DEV_STAMP)
+	UV_NO_CONFIG=1 $(BIN)/uv pip compile pyproject.toml --universal --python-version $(LOCK_PYTHON) \
+	  --generate-hashes --quiet -o requirements/runtime.lock
+	UV_NO_CONFIG=1 $(BIN)/uv pip compile pyproject.toml --extra dev --universal \
+	  --python-version $(LOCK_PYTHON) --generate-hashes --quiet -o requirements/dev.lock
+	UV_NO_CONFIG=1 $(BIN)/uv pip compile requirements/build.in --universal \
+	  --python-version $(LOCK_PYTHON) --generate-hashes --quiet -o requirements/build.lock
 
 clean:
 	rm -rf $(VENV) reports/demo

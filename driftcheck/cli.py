@@ -101,6 +101,14 @@ def cli(
     }
 
 
+def _complete_env(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Environment names of the config, for shell completion (nothing when it cannot load)."""
+    from driftcheck.completion import environment_names
+
+    root = ctx.find_root()
+    return environment_names(root.params.get("config_path"), incomplete)
+
+
 def _config(ctx: click.Context) -> Any:
     from driftcheck.config import load_config, resolve_config_path
 
@@ -128,7 +136,7 @@ def _refuse_incomplete(snapshot: Any, what: str) -> NoReturn:
 
 
 @cli.command()
-@click.argument("env")
+@click.argument("env", shell_complete=_complete_env)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 @click.pass_context
 def collect(ctx: click.Context, env: str, output: str | None) -> None:
@@ -153,7 +161,7 @@ def collect(ctx: click.Context, env: str, output: str | None) -> None:
 
 
 @cli.command()
-@click.argument("env")
+@click.argument("env", shell_complete=_complete_env)
 @click.option(
     "--check",
     "verify_only",
@@ -327,9 +335,14 @@ _SEVERITY_OF_EXIT = {3: 2, 1: 1, 0: 0}
 
 
 @cli.command()
-@click.argument("envs", metavar="[ENV]...", nargs=-1)
+@click.argument("envs", metavar="[ENV]...", nargs=-1, shell_complete=_complete_env)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment of the config.")
-@click.option("--against", "base_env", help="Baseline environment (default: each ENV's own).")
+@click.option(
+    "--against",
+    "base_env",
+    shell_complete=_complete_env,
+    help="Baseline environment (default: each ENV's own).",
+)
 @_report_options
 @click.pass_context
 def check(
@@ -419,6 +432,64 @@ def demo(out_dir: str) -> None:
     from driftcheck.demo import run_demo
 
     sys.exit(run_demo(Path(out_dir)))
+
+
+@cli.command()
+@click.option(
+    "--env",
+    "env_values",
+    multiple=True,
+    metavar="NAME=PROJECT",
+    help="An environment and its GCP project (repeat: --env production=acme-prod …).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="driftcheck.yaml",
+    show_default=True,
+    help="Config file to write (never overwritten).",
+)
+def init(env_values: tuple[str, ...], output: str) -> None:
+    """Discover the projects' Cloud Run regions and services and write a first config."""
+    from driftcheck.init import run_init
+
+    _echo_err(run_init(env_values, Path(output)))
+
+
+@cli.command()
+@click.argument("report_paths", metavar="REPORT...", nargs=-1, required=True)
+@click.option(
+    "--label", "labels", multiple=True, help="Label for a newly opened issue (repeat for more)."
+)
+def track(report_paths: tuple[str, ...], labels: tuple[str, ...]) -> None:
+    """Keep one GitHub issue per environment pair from JSON reports (GITHUB_TOKEN,
+    GITHUB_REPOSITORY, GITHUB_API_URL): opened on drift, updated while it stays, closed when
+    clean; an incomplete run only comments."""
+    from driftcheck.track import run_track
+
+    for outcome in run_track([Path(p) for p in report_paths], labels):
+        _echo_err(outcome.line())
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="TCP port (default: any free one)."
+)
+def emulator(scenario: str, port: int) -> None:
+    """Serve a scenario file on 127.0.0.1 until Ctrl-C; print the variables to export."""
+    from driftcheck.emulator.serve import serve
+
+    sys.exit(serve(Path(scenario), port, sys.stdout, sys.stderr))
+
+
+@cli.command()
+@click.argument("name", metavar="NAME")
+def schema(name: str) -> None:
+    """Print a JSON Schema: config, snapshot, report, claim-policy or scenario."""
+    from driftcheck.schemas import shipped_schema
+
+    click.echo(shipped_schema(name), nl=False)
 
 
 def _echo_traceback() -> None:

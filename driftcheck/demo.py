@@ -24,6 +24,7 @@ from driftcheck.emulator import EmulatorServer, load_scenario
 from driftcheck.emulator.probes import ProbeServer
 from driftcheck.emulator.scenario import SCENARIOS_DIR
 from driftcheck.fingerprint import KEY_ENV_VAR
+from driftcheck.init import SCHEMA_FILE
 from driftcheck.model import Severity
 from driftcheck.pipeline import (
     CollectionContext,
@@ -34,6 +35,7 @@ from driftcheck.pipeline import (
 from driftcheck.render.interface import ReportFormat, render_reports, report_stem, write_outputs
 from driftcheck.render.terminal import color_wanted, render_summary
 from driftcheck.report import exit_code
+from driftcheck.schemas import shipped_schema
 from driftcheck.yamlio import write_text_atomic
 
 # A fixed, published key: demo fingerprints are reproducible and protect nothing real.
@@ -84,6 +86,8 @@ def run_demo(out_dir: Path) -> int:
     with EmulatorServer(scenario) as emulator, ProbeServer() as probes:
         config_text = (SCENARIOS_DIR / "demo-config.yaml").read_text(encoding="utf-8")
         write_text_atomic(config_path, config_text.replace("PROBE_PORT", str(probes.port)))
+        # The config's modeline names this file: right wherever the demo's folder is.
+        write_text_atomic(out_dir / SCHEMA_FILE, shipped_schema("config"))
         click.echo(
             f"driftcheck demo: emulator on {emulator.url}, probe server on port {probes.port}",
             err=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +85,15 @@ def test_demo_runs_and_reports_the_incident(
         "gcloud run services update auth --project=acme-staging --region=us-central1 "
         "--container=app --update-secrets=E2E_BYPASS_KEY=e2e-bypass-key:8"
     ]
+
+
+def test_the_demo_config_names_a_schema_that_exists_beside_it(
+    tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    out = tmp_path / "anywhere" / "demo"
+    assert run_cli("demo", "--out-dir", str(out)).code == 0
+    first = (out / "driftcheck.yaml").read_text(encoding="utf-8").splitlines()[0]
+    relative = first.removeprefix("# yaml-language-server: $schema=")
+    assert relative != first and not relative.startswith(("/", ".."))
+    schema = json.loads((out / relative).read_text(encoding="utf-8"))
+    assert schema["title"] == "Config"

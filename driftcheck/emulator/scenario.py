@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from driftcheck.errors import InputError
 from driftcheck.yamlio import load_yaml
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
@@ -53,6 +54,17 @@ class ProjectSpec(_Strict):
         description="service name (or jobs/<name>, workerPools/<name>) -> IAM policy (REST JSON)",
     )
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
+    locations: list[str] | None = Field(
+        default=None,
+        description="Regions the Cloud Run v1 locations list answers (default: the regions "
+        "that hold services in this project)",
+    )
+
+    def location_ids(self) -> list[str]:
+        """The regions ``GET v1/projects/{project}/locations`` lists, sorted."""
+        if self.locations is not None:
+            return sorted(set(self.locations))
+        return sorted(self.services)
 
 
 class FaultSpec(_Strict):
@@ -84,5 +96,12 @@ class Scenario(_Strict):
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read a scenario file with the same strict YAML loader as everything else."""
-    return Scenario.model_validate(load_yaml(path, "scenario").data)
+    """Read a scenario file with the same strict YAML loader as everything else; an invalid one
+    is an InputError naming the file, line and key."""
+    from driftcheck.config import describe_validation_error
+
+    document = load_yaml(path, "scenario")
+    try:
+        return Scenario.model_validate(document.data)
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(exc, document, Scenario)) from None

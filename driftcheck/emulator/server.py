@@ -36,6 +36,7 @@ _STATUS_NAMES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+_RUN_LOCATIONS = re.compile(r"^/v1/projects/([^/]+)/locations$")
 _RUN_LIST = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services$")
 _RUN_GET = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+)$")
 _RUN_IAM = re.compile(r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+):getIamPolicy$")
@@ -119,6 +120,15 @@ def _crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
+def _page_window(query: dict[str, list[str]], cap: int) -> tuple[int, int]:
+    """(first index, page size) of a list call's ``pageToken`` and ``pageSize``."""
+    size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
+    token = (query.get("pageToken") or ["0"])[0] or "0"
+    if not token.isdigit():
+        raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
+    return int(token), size
+
+
 class _Api:
     """The read-only REST surface, answering from an :class:`EmulatorState`."""
 
@@ -127,6 +137,7 @@ class _Api:
 
     def route(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         routes: list[tuple[re.Pattern[str], Any]] = [
+            (_RUN_LOCATIONS, self.list_locations),
             (_RUN_LIST, self.list_services),
             (_RUN_IAM, self.get_iam_policy),
             (_RUN_GET, self.get_service),
@@ -145,6 +156,27 @@ class _Api:
                 result: dict[str, Any] = handler(*match.groups(), query=query)
                 return result
         raise ApiError(404, f"The requested URL {path} was not found on this server.")
+
+    # Cloud Run v1 locations --------------------------------------------------------------------
+    def list_locations(self, project: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+        """``ListLocationsResponse``, paged like the services list."""
+        project_id, spec = self.state.project(project)
+        ids = spec.location_ids()
+        start, size = _page_window(query, self.state.scenario.max_page_size)
+        body: dict[str, Any] = {
+            "locations": [
+                {
+                    "name": f"projects/{project_id}/locations/{location}",
+                    "locationId": location,
+                    "displayName": location,
+                    "labels": {"cloud.googleapis.com/region": location},
+                }
+                for location in ids[start : start + size]
+            ]
+        }
+        if start + size < len(ids):
+            body["nextPageToken"] = str(start + size)
+        return body
 
     # Cloud Run v2 ------------------------------------------------------------------------------
     def _service_json(
@@ -190,12 +222,7 @@ class _Api:
         self, project: str, location: str, *, query: dict[str, list[str]]
     ) -> dict[str, Any]:
         services, _index = self._services(project, location)
-        cap = self.state.scenario.max_page_size
-        size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
-        token = (query.get("pageToken") or ["0"])[0] or "0"
-        if not token.isdigit():
-            raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
-        start = int(token)
+        start, size = _page_window(query, self.state.scenario.max_page_size)
         page = services[start : start + size]
         body: dict[str, Any] = {"services": page}
         if start + size < len(services):
