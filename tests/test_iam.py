@@ -3,6 +3,7 @@ say exactly those."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 import re
@@ -23,7 +24,10 @@ def permissions_in_code() -> set[str]:
         if module_info.name.endswith("__main__"):
             continue  # running, not importing
         module = importlib.import_module(module_info.name)
-        found.update(v.name for v in vars(module).values() if isinstance(v, Permission))
+        for value in vars(module).values():
+            # A constant, or one held by a module-level spec (what a Cloud Run kind lists with).
+            held = vars(value).values() if dataclasses.is_dataclass(value) else ()
+            found.update(v.name for v in (value, *held) if isinstance(v, Permission))
     return found
 
 
