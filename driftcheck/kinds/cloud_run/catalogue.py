@@ -8,7 +8,14 @@ import re
 from typing import Any
 
 from driftcheck import remedies
-from driftcheck.catalogue import PUBLIC_MEMBERS, Advice, CatalogueRule, CauseRule, ViolationAdvice
+from driftcheck.catalogue import (
+    PUBLIC_MEMBERS,
+    Advice,
+    CatalogueRule,
+    CauseRule,
+    ViolationAdvice,
+    named,
+)
 from driftcheck.model import Severity
 
 _UPDATE = "gcloud run services update SERVICE"
@@ -87,6 +94,12 @@ VOLUMES = Advice(
 )
 
 
+WORKLOAD_IDENTITY = Advice(
+    "The workload identity decides which identity (and certificate) the workload presents to "
+    "the services it calls: another one is refused, or trusted for more.",
+    "Set the template's workload identity as the baseline has it (gcloud run … replace with the "
+    "baseline's definition).",
+)
 SERVICE_ACCOUNT = Advice(
     "The service account is the identity the service calls Google APIs with: another one has "
     "other permissions, so calls that work here can be refused there.",
@@ -202,6 +215,13 @@ def workload_rules(resources: str, group: str, noun: str) -> tuple[CatalogueRule
             advice=adapt(VOLUMES),
         ),
         CatalogueRule(
+            "workload-identity",
+            resources,
+            "template.workload_identity_config*",
+            Severity.HIGH,
+            advice=adapt(WORKLOAD_IDENTITY),
+        ),
+        CatalogueRule(
             "service-account",
             resources,
             "template.service_account",
@@ -254,7 +274,18 @@ def workload_causes(resources: str) -> tuple[CauseRule, ...]:
             ),
             _volume_reference,
         ),
+        # One role's grants: a member granted with a condition on one side and without it on the
+        # other (a time-boxed grant made permanent) is one difference of that role.
+        CauseRule("iam-role", resources, re.compile(r"iam\.(?P<role>[^ ]+)(?: if .*)?"), _iam_role),
+        # A split of traffic or instances is one decision, however many targets it moves.
+        CauseRule(
+            "split", resources, re.compile(r"(?:traffic|instance_splits)(?:\..+)?"), named("split")
+        ),
     )
+
+
+def _iam_role(resource: str, match: re.Match[str]) -> list[str]:
+    return [f"iam-role:{resource}:{match.group('role')}"]
 
 
 PLAIN_SECRET = ViolationAdvice(

@@ -78,7 +78,11 @@ def normalize_container(
     fingerprints: Fingerprinter,
     neutral: Callable[[str], str],
     literals: Literals = None,
+    *,
+    serves: bool = True,
 ) -> dict[str, Any]:
+    """A container; ``serves`` when it may receive requests (a service's), so that an unset
+    port is Cloud Run's default one."""
     body = dict(container)
     env = body.get("env")
     if isinstance(env, list):
@@ -90,7 +94,7 @@ def normalize_container(
             "container_port",
             "port",
         )
-    if not body.get("ports"):
+    if serves and not body.get("ports"):
         body["ports"] = dict(DEFAULT_PORT)
     mounts = body.get("volume_mounts")
     if isinstance(mounts, list):
@@ -150,6 +154,7 @@ def normalize_template(
     *,
     defaults: Mapping[str, Any] = TEMPLATE_DEFAULTS,
     scaling: Mapping[str, Any] | None = SCALING_DEFAULTS,
+    serves: bool = True,
 ) -> dict[str, Any]:
     """A revision (or task) template: ``defaults`` written where unset (proto3 does not tell an
     unset number from zero), ``scaling`` defaults when the kind scales by revision."""
@@ -161,7 +166,9 @@ def normalize_template(
     containers = template.get("containers")
     if isinstance(containers, list):
         body["containers"] = {
-            neutral(name): normalize_container(container, fingerprints, neutral, literals)
+            neutral(name): normalize_container(
+                container, fingerprints, neutral, literals, serves=serves
+            )
             for name, container in keyed(containers, "name", "container").items()
         }
     volumes = template.get("volumes")

@@ -46,7 +46,13 @@ def normalize_job(
     execution = dict(job.get("template") or {})
     task = dict(execution.pop("template", None) or {})
     template = normalize_template(
-        {**task, **execution}, fingerprints, neutral, literals, defaults=TASK_DEFAULTS, scaling=None
+        {**task, **execution},
+        fingerprints,
+        neutral,
+        literals,
+        defaults=TASK_DEFAULTS,
+        scaling=None,
+        serves=False,
     )
     if "max_retries" in task:
         # A oneof: present means set, and zero retries is a real setting.

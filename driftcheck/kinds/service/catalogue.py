@@ -95,6 +95,18 @@ SCALING = Advice(
 )
 
 
+TRAFFIC = Advice(
+    "The traffic split decides which revisions serve, and which tags reach them: another split "
+    "sends users to code the baseline does not serve, or sends a tag's testers to the latest "
+    "revision instead of a fixed one.",
+    "gcloud run services update-traffic SERVICE --to-latest (or --to-revisions=REVISION=PERCENT, "
+    "--set-tags=TAG=REVISION)",
+)
+SSH = Advice(
+    "With SSH enabled, people can open a shell in the service's running instances: code and "
+    "data change outside any deploy, and the baseline never grants that access.",
+    "gcloud run services update SERVICE --no-ssh (or --ssh), as the baseline has it",
+)
 IAP = Advice(
     "Identity-Aware Proxy in front of the service authenticates every caller; without it the "
     "service answers whoever reaches its ingress.",
@@ -134,6 +146,9 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         Severity.CRITICAL,
         _turned_on,
         advice=INVOKER_CHECK,
+    ),
+    CatalogueRule(
+        "ssh", "service/*", "ssh_enabled", Severity.HIGH, Severity.CRITICAL, _turned_on, SSH
     ),
     CatalogueRule(
         "iap", "service/*", "iap_enabled", Severity.HIGH, Severity.CRITICAL, _turned_off, IAP
@@ -181,6 +196,7 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         Severity.HIGH,
         advice=CONCURRENCY,
     ),
+    CatalogueRule("traffic", "service/*", "traffic*", Severity.MEDIUM, advice=TRAFFIC),
     *workload_rules("service/*", "services", "SERVICE"),
     CatalogueRule("scaling", "service/*", "template.scaling*", Severity.INFO, advice=SCALING),
     CatalogueRule("scaling", "service/*", "scaling*", Severity.INFO, advice=SCALING),

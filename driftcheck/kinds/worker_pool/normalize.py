@@ -43,7 +43,13 @@ def normalize_worker_pool(
     for field in VOLATILE:
         body.pop(field, None)
     body["template"] = normalize_template(
-        dict(pool.get("template") or {}), fingerprints, neutral, literals, defaults={}, scaling=None
+        dict(pool.get("template") or {}),
+        fingerprints,
+        neutral,
+        literals,
+        defaults={},
+        scaling=None,
+        serves=False,
     )
     splits = pool.get("instance_splits")
     if isinstance(splits, list) and splits:

@@ -1,0 +1,329 @@
+"""The whole Cloud Run API, faithfully: an estate with every v2 field populated (as Google's
+discovery document describes it, including fields the installed client does not know) checks
+clean across environments; one meaningful change is exactly one finding with its severity; the
+same thing spelt twice is no finding. Through the real CLI and clients against the emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import Scenario
+from driftcheck.model import DriftReport, Status
+from driftcheck.yamlio import dump_yaml
+from tests import whole_api
+from tests.conftest import CliResult
+from tests.whole_api import REGION, Change, estate
+
+Start = Callable[[Scenario], EmulatorServer]
+Run = Callable[..., CliResult]
+SERVICE = "service/us-central1/api-${env}"
+JOB = "job/us-central1/migrate-${env}"
+POOL = "worker-pool/us-central1/consumer-${env}"
+
+
+@pytest.fixture
+def cli(run_cli: Run, tmp_path: Path) -> Run:
+    (tmp_path / "driftcheck.yaml").write_text(dump_yaml(whole_api.config(tmp_path)))
+    return lambda *args: run_cli("--config", str(tmp_path / "driftcheck.yaml"), *args)
+
+
+def check(emulator: Start, cli: Run, directory: Path, scenario: Scenario) -> DriftReport:
+    emulator(scenario)
+    baseline = cli("baseline", "production")
+    assert baseline.code == 0, baseline.stderr
+    result = cli("check", "staging", "--against", "production", "--fail-on", "info")
+    assert result.code in (0, 1), result.stderr
+    return DriftReport.model_validate_json(
+        (directory / "reports" / "staging-vs-production.json").read_text()
+    )
+
+
+def svc(project: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = project["services"][REGION][0]
+    return found
+
+
+def job(project: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = project["jobs"][REGION][0]
+    return found
+
+
+def pool(project: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = project["worker_pools"][REGION][0]
+    return found
+
+
+def main_container(resource: dict[str, Any]) -> dict[str, Any]:
+    template = resource["template"]
+    template = template.get("template", template)  # a job's task template
+    found: dict[str, Any] = template["containers"][0]
+    return found
+
+
+def test_every_field_populated_checks_clean_and_keeps_what_the_client_does_not_know(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    report = check(emulator, cli, tmp_path, estate())
+    assert report.status is Status.CLEAN, [(f.resource, f.path) for f in report.findings]
+    assert report.findings == []
+    assert report.errors == []
+    assert {c.kind for c in report.coverage} == {"service", "job", "worker-pool", "secret"}
+    assert all(c.matched == 1 for c in report.coverage)
+    baseline = (tmp_path / "baselines" / "production.yaml").read_text()
+    # Fields google-cloud-run 0.16 drops are kept from the JSON the API sent.
+    for field in ("workload_identity_config", "filestore", "ambient_networking", "sandbox"):
+        assert field in baseline, field
+    assert "concurrency_utilization: 0.8" in baseline
+    # Per build, per deploy, per rotation: never in a baseline.
+    for volatile in ("a1b2c3", "00042", "expire_time", "threat_detection_enabled", "op-"):
+        assert volatile not in baseline, volatile
+    # Two mounts of one volume stay two mounts.
+    assert "/etc/app:" in baseline and "/etc/extra:" in baseline
+
+
+def _set(path: str, value: Any, pick: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
+    def change(project: dict[str, Any]) -> None:
+        node: Any = pick(project)
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is _DELETE:
+            del node[int(last) if last.isdigit() else last]
+        else:
+            node[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+_DELETE = object()
+Case = tuple[str, Change, str, str, str]
+
+MEANINGFUL: list[Case] = [
+    (
+        "ingress widened",
+        _set("ingress", "INGRESS_TRAFFIC_ALL", svc),
+        SERVICE,
+        "ingress",
+        "critical",
+    ),
+    ("ingress narrowed", _set("ingress", "INGRESS_TRAFFIC_NONE", svc), SERVICE, "ingress", "high"),
+    ("ssh turned on", _set("sshEnabled", True, svc), SERVICE, "ssh_enabled", "critical"),
+    ("iap turned off", _set("iapEnabled", False, svc), SERVICE, "iap_enabled", "critical"),
+    (
+        "default URL turned on",
+        _set("defaultUriDisabled", False, svc),
+        SERVICE,
+        "default_uri_disabled",
+        "critical",
+    ),
+    (
+        "custom audience lost",
+        _set("customAudiences", ["api-clients"], svc),
+        SERVICE,
+        "custom_audiences",
+        "high",
+    ),
+    (
+        "max instances lowered",
+        _set("template.scaling.maxInstanceCount", 10, svc),
+        SERVICE,
+        "template.scaling.max_instance_count",
+        "medium",
+    ),
+    ("request timeout", _set("template.timeout", "60s", svc), SERVICE, "template.timeout", "high"),
+    (
+        "second mount of a volume removed",
+        _set("template.containers.0.volumeMounts.1", _DELETE, svc),
+        SERVICE,
+        "template.containers.app.volume_mounts./etc/extra",
+        "medium",
+    ),
+    (
+        "workload identity certificate off",
+        _set("template.workloadIdentityConfig.identityCertificateEnabled", False, svc),
+        SERVICE,
+        "template.workload_identity_config.identityCertificateEnabled",
+        "high",
+    ),
+    (
+        "filestore volume elsewhere",
+        _set("template.volumes.5.filestore.volume", "projects/acme-staging/filestore/x", svc),
+        SERVICE,
+        "template.volumes.files.filestore.volume",
+        "medium",
+    ),
+    (
+        "binary authorization removed",
+        _set("binaryAuthorization", _DELETE, pool),
+        POOL,
+        "binary_authorization",
+        "high",
+    ),
+    ("job task count", _set("template.taskCount", 8, job), JOB, "template.task_count", "medium"),
+    (
+        "job timeout",
+        _set("template.template.timeout", "600s", job),
+        JOB,
+        "template.timeout",
+        "high",
+    ),
+    (
+        "job retries back to the default",
+        _set("template.template.maxRetries", _DELETE, job),
+        JOB,
+        "template.max_retries",
+        "medium",
+    ),
+    (
+        "job env var",
+        lambda p: main_container(job(p))["env"][0].update(value="debug"),
+        JOB,
+        "template.containers.app.env.LOG_LEVEL.value",
+        "medium",
+    ),
+    (
+        "worker pool instances",
+        _set("scaling.manualInstanceCount", 1, pool),
+        POOL,
+        "scaling.manual_instance_count",
+        "medium",
+    ),
+    (
+        "worker pool image",
+        lambda p: main_container(pool(p)).update(image=whole_api.IMAGE.replace("cd", "ef")),
+        POOL,
+        "template.containers.app.image",
+        "low",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "resource", "path", "severity"),
+    [case[1:] for case in MEANINGFUL],
+    ids=[case[0] for case in MEANINGFUL],
+)
+def test_one_meaningful_change_is_one_finding(
+    emulator: Start,
+    cli: Run,
+    tmp_path: Path,
+    change: Change,
+    resource: str,
+    path: str,
+    severity: str,
+) -> None:
+    report = check(emulator, cli, tmp_path, estate(change))
+    found = [(f.resource, f.path, f.severity.value) for f in report.findings if f.active]
+    assert found == [(resource, path, severity)]
+
+
+def _reverse(path: str, pick: Callable[[dict[str, Any]], dict[str, Any]]) -> Change:
+    def change(project: dict[str, Any]) -> None:
+        node: Any = pick(project)
+        for part in path.split("."):
+            node = node[int(part)] if part.isdigit() else node[part]
+        node.reverse()
+
+    return change
+
+
+def _spelt(path: str, production: Any, staging: Any) -> tuple[Change, Change]:
+    """Staging's service spells ``path`` one way, production's the other."""
+    return _set(path, staging, svc), _set(path, production, svc)
+
+
+SAME_THING: list[tuple[str, Change, Change | None]] = [
+    (
+        "quantities",
+        lambda p: main_container(svc(p))["resources"]["limits"].update(
+            cpu="2000m", memory="1024Mi"
+        ),
+        None,
+    ),
+    ("order of sidecars", _reverse("template.containers.0.dependsOn", svc), None),
+    ("order of containers", _reverse("template.containers", svc), None),
+    ("order of volumes", _reverse("template.volumes", svc), None),
+    ("order of mounts", _reverse("template.containers.0.volumeMounts", svc), None),
+    ("order of env", _reverse("template.containers.0.env", svc), None),
+    ("order of gcs options", _reverse("template.volumes.4.gcs.mountOptions", svc), None),
+    (
+        "order of sql instances",
+        _reverse("template.volumes.2.cloudSqlInstance.instances", svc),
+        None,
+    ),
+    (
+        "order of probe headers",
+        _reverse("template.containers.0.livenessProbe.httpGet.httpHeaders", svc),
+        None,
+    ),
+    ("order of regions", _reverse("multiRegionSettings.regions", svc), None),
+    ("order of audiences", _reverse("customAudiences", svc), None),
+    ("order of job volumes", _reverse("template.template.volumes", job), None),
+    (
+        "unset ingress is all",
+        *_spelt("ingress", "INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_UNSPECIFIED"),
+    ),
+    ("unset launch stage is GA", *_spelt("launchStage", "GA", "LAUNCH_STAGE_UNSPECIFIED")),
+    ("unset scaling mode is automatic", *_spelt("scaling.scalingMode", "AUTOMATIC", _DELETE)),
+    (
+        "unset cpu is 1",
+        lambda p: main_container(svc(p))["resources"]["limits"].update(cpu="1000m"),
+        lambda p: main_container(svc(p))["resources"]["limits"].pop("cpu"),
+    ),
+    ("an unknown enum left unspecified", _set("functionalType", _DELETE, svc), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("staging", "production"),
+    [case[1:] for case in SAME_THING],
+    ids=[case[0] for case in SAME_THING],
+)
+def test_the_same_thing_spelt_twice_is_no_finding(
+    emulator: Start, cli: Run, tmp_path: Path, staging: Change, production: Change | None
+) -> None:
+    report = check(emulator, cli, tmp_path, estate(staging, production=production))
+    assert [(f.resource, f.path) for f in report.findings] == []
+    assert report.status is Status.CLEAN
+
+
+def test_a_tag_moved_from_a_fixed_revision_to_latest_is_found(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    def moved(project: dict[str, Any]) -> None:
+        traffic = svc(project)["traffic"]
+        traffic[1] = {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "tag": "stable"}
+        traffic[0]["percent"] = 100
+
+    report = check(emulator, cli, tmp_path, estate(moved))
+    # One decision, one finding: the tag's new target, and the percentages it moved.
+    [finding] = report.findings
+    assert (finding.resource, finding.severity.value) == (SERVICE, "medium")
+    assert {e.path for e in finding.evidence} == {
+        "traffic.latest.percent",
+        "traffic.pinned",
+        "traffic.tag:stable.percent",
+        "traffic.tag:stable.target",
+    }
+
+
+def test_a_time_boxed_grant_made_permanent_is_found(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    def permanent(project: dict[str, Any]) -> None:
+        binding = project["iam"]["api-stg"]["bindings"][1]
+        del binding["condition"]
+
+    report = check(emulator, cli, tmp_path, estate(permanent))
+    [finding] = report.findings
+    assert (finding.resource, finding.severity.value) == (SERVICE, "high")
+    assert {e.path for e in finding.evidence} == {
+        "iam.roles/run.developer",
+        'iam.roles/run.developer if request.time < timestamp("2027-01-01T00:00:00Z")',
+    }
