@@ -153,15 +153,15 @@ def workload_references(
                 value = _plain(setting)
                 if deps.references.get(variable) != kind or value is None:
                     continue
-                literal = _literal(value, identity, alias)
-                host, port, connection = parse_target(literal)
+                spelt = literal(value, identity, alias)
+                host, port, connection = parse_target(spelt)
                 found.append(
                     Reference(
                         workload=key,
                         alias=alias,
                         container=container,
                         variable=variable,
-                        target=literal,
+                        target=spelt,
                         host=host,
                         port=port,
                         connection=connection,
@@ -180,9 +180,11 @@ def _plain(setting: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _literal(value: str, identity: IdentityContext, alias: str) -> str:
+def literal(value: str, identity: IdentityContext, alias: str) -> str:
+    """How a neutral value was spelt: by project id rather than number, where both fit."""
     spellings = sorted(s for s in identity.spellings(value, alias) if "${" not in s)
-    return spellings[0] if spellings else value
+    by_id = [s for s in spellings if identity.project in s]
+    return (by_id or spellings or [value])[0]
 
 
 def _int(value: Any) -> int | None:

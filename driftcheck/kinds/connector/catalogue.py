@@ -59,5 +59,5 @@ VIOLATIONS: tuple[ViolationAdvice, ...] = (
 
 CAUSES: tuple[CauseRule, ...] = (
     # The connector's state across environments and its violation are one fact.
-    CauseRule("connector-state", "connector/*", re.compile(r"state|exists"), named("connector")),
+    CauseRule("connector-state", "connector/*", re.compile(r"|state|exists"), named("connector")),
 )

@@ -25,7 +25,7 @@ from driftcheck.config import Environment
 from driftcheck.identity import IdentityContext, Neutralizer
 from driftcheck.kinds.connector.normalize import normalize_connector
 from driftcheck.kinds.interface import CollectRequest
-from driftcheck.kinds.reach import WORKLOADS, connector_key
+from driftcheck.kinds.reach import WORKLOADS, connector_key, literal
 from driftcheck.model import CollectionErrorRecord
 
 SOURCE = "vpcaccess.googleapis.com"
@@ -58,8 +58,7 @@ def plan_connectors(resources: Mapping[str, Mapping[str, Any]], env: Environment
         if not isinstance(reference, str) or not reference:
             continue
         alias = key.split("/")[1]
-        literal = min(identity.spellings(reference, alias))
-        parts = literal.split("/")
+        parts = literal(reference, identity, alias).split("/")
         if len(parts) == 6 and parts[0] == "projects" and parts[4] == "connectors":
             target = (parts[1], parts[3], parts[5])
         else:

@@ -147,7 +147,22 @@ def reach_changes(baseline: Any, actual: Any) -> list[str]:
     return [f"secret-reference:{where}" for where in sorted(before ^ after)]
 
 
+def presence_of_reached(baseline: Any, actual: Any) -> list[str]:
+    """An instance (or an address reaching none) on one side only joins the finding of the
+    service variables that name it."""
+    body = actual if isinstance(actual, dict) else baseline
+    users = body.get("used_by") if isinstance(body, dict) else None
+    return [f"secret-reference:{where}" for where in users or []]
+
+
 CAUSES: tuple[CauseRule, ...] = (
+    CauseRule(
+        "dependency-presence",
+        "redis/*",
+        re.compile(""),
+        named("presence"),
+        from_values=presence_of_reached,
+    ),
     CauseRule(
         "dependency-reach",
         "redis/*",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from driftcheck.catalogue import Advice, CatalogueRule, CauseRule, ViolationAdvice, named
-from driftcheck.kinds.redis.catalogue import reach_changes
+from driftcheck.kinds.redis.catalogue import presence_of_reached, reach_changes
 from driftcheck.model import Severity
 
 _PATCH = "gcloud sql instances patch INSTANCE"
@@ -153,6 +153,20 @@ VIOLATIONS: tuple[ViolationAdvice, ...] = (
 )
 
 CAUSES: tuple[CauseRule, ...] = (
+    CauseRule(
+        "dependency-presence",
+        "sql/*",
+        re.compile(""),
+        named("presence"),
+        from_values=presence_of_reached,
+    ),
+    # The budget violation and the max_connections flag it reads are one fact.
+    CauseRule(
+        "sql-budget",
+        "sql/*",
+        re.compile(r"connections\.max_connections|settings\.database_flags\.max_connections"),
+        named("sql-budget"),
+    ),
     CauseRule(
         "dependency-reach",
         "sql/*",
