@@ -368,8 +368,28 @@ def test_tiers_and_flags_compare_across_environments(
 
 def test_an_unknown_dependencies_key_is_a_config_error(workdir: Path) -> None:
     configure(workdir, {"redis_instances": ["cache"]})
-    with pytest.raises(ConfigError, match="dependencies.redis_instances: unknown key 'redis_instances'"):
+    with pytest.raises(
+        ConfigError, match="dependencies.redis_instances: unknown key 'redis_instances'"
+    ):
         load_config(workdir / "driftcheck.yaml")
     configure(workdir, {"references": {"REDIS_HOST": "memcache"}})
     with pytest.raises(ConfigError, match="references.REDIS_HOST"):
         load_config(workdir / "driftcheck.yaml")
+
+
+def test_every_field_of_the_client_types_has_a_treatment() -> None:
+    from google.cloud import redis_v1, sqladmin_v1, vpcaccess_v1
+
+    from driftcheck.kinds import kind_named
+
+    types = {
+        "connector": [vpcaccess_v1.Connector],
+        "redis": [redis_v1.Instance],
+        "sql": [sqladmin_v1.DatabaseInstance, sqladmin_v1.Settings],
+    }
+    for kind, messages in types.items():
+        table = kind_named(kind).fields
+        assert table is not None
+        for message in messages:
+            names = {f.name for f in message.pb().DESCRIPTOR.fields}
+            assert names == set(table[message.__name__]), (kind, message.__name__)
