@@ -151,7 +151,7 @@ def collect(workdir: Path, env: str = "production") -> Snapshot:
 
 
 def dependency_violations(snapshot: Snapshot) -> list[Finding]:
-    return [f for f in find_violations(snapshot) if f.rule.startswith(DEPENDENCY_RULES)]
+    return [f for f in find_violations(snapshot) if (f.rule or "").startswith(DEPENDENCY_RULES)]
 
 
 def test_a_healthy_estate_is_read_and_breaks_no_rule(emulator: Start, workdir: Path) -> None:
@@ -307,7 +307,7 @@ def test_a_connector_on_another_network_is_high(emulator: Start, workdir: Path) 
 def test_direct_vpc_on_another_network_is_high(emulator: Start, workdir: Path) -> None:
     configure(workdir)
     emulator(scenario(**estate(network_interface=True)))
-    rules = sorted(f.rule for f in dependency_violations(collect(workdir)))
+    rules = sorted(str(f.rule) for f in dependency_violations(collect(workdir)))
     assert rules == ["cloud-sql-network-mismatch", "redis-network-mismatch"]
 
 
@@ -382,7 +382,7 @@ def test_every_field_of_the_client_types_has_a_treatment() -> None:
 
     from driftcheck.kinds import kind_named
 
-    types = {
+    types: dict[str, list[Any]] = {
         "connector": [vpcaccess_v1.Connector],
         "redis": [redis_v1.Instance],
         "sql": [sqladmin_v1.DatabaseInstance, sqladmin_v1.Settings],
