@@ -9,7 +9,10 @@ libraries are deferred so that ``--help`` and ``diff`` stay fast.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from driftcheck import __version__
@@ -36,6 +39,17 @@ class ApiClients:
     jobs: Any = None
     worker_pools: Any = None
     revisions: Any = None
+    # Clients built on first use (the APIs behind the VPC, read only when configured).
+    factories: dict[str, Callable[[], tuple[Any, str]]] = field(default_factory=dict)
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def client(self, api: str) -> Any:
+        """The client of ``api`` (``vpcaccess``, ``redis``, ``sqladmin``), built once."""
+        with self._lock:
+            if api not in self._built:
+                self._built[api], self.endpoints[api] = self.factories[api]()
+            return self._built[api]
 
 
 def _endpoint(var: str) -> str | None:
@@ -115,7 +129,70 @@ def build_clients(pool_size: int = 16) -> ApiClients:
             "secretmanager": display_url(secrets_endpoint or SECRETMANAGER_PUBLIC),
         },
         principal=principal,
+        factories=dependency_factories(pool_size),
     )
+
+
+VPCACCESS_ENDPOINT_VAR = "DRIFTCHECK_VPCACCESS_ENDPOINT"
+REDIS_ENDPOINT_VAR = "DRIFTCHECK_REDIS_ENDPOINT"
+SQLADMIN_ENDPOINT_VAR = "DRIFTCHECK_SQLADMIN_ENDPOINT"
+DEPENDENCY_ENDPOINTS = {
+    "vpcaccess": (VPCACCESS_ENDPOINT_VAR, "https://vpcaccess.googleapis.com"),
+    "redis": (REDIS_ENDPOINT_VAR, "https://redis.googleapis.com"),
+    "sqladmin": (SQLADMIN_ENDPOINT_VAR, "https://sqladmin.googleapis.com"),
+}
+
+
+def dependency_factories(pool_size: int) -> dict[str, Callable[[], tuple[Any, str]]]:
+    """Builders of the VPC Access, Redis and Cloud SQL Admin clients (REST, like the others).
+
+    They are built on first use, so an environment that reads no dependency never needs the
+    credentials or endpoints they would. Cloud SQL has no REST transport in google-cloud-sql
+    (gRPC only), so its Admin REST API is called through an authorized session (see
+    ``kinds.sql.rest``).
+    """
+    endpoints = {api: _endpoint(var) for api, (var, _public) in DEPENDENCY_ENDPOINTS.items()}
+    credentials = cache(lambda: _default_credentials()[0])
+
+    def options(api: str) -> dict[str, Any]:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        endpoint = endpoints[api]
+        if endpoint:
+            return {
+                "credentials": AnonymousCredentials(),
+                "client_options": ClientOptions(api_endpoint=endpoint),
+            }
+        return {"credentials": credentials()}
+
+    def shown(api: str) -> str:
+        return display_url(endpoints[api] or DEPENDENCY_ENDPOINTS[api][1])
+
+    def vpcaccess() -> tuple[Any, str]:
+        from google.cloud import vpcaccess_v1
+
+        client = vpcaccess_v1.VpcAccessServiceClient(transport="rest", **options("vpcaccess"))
+        return _tune_session(client, pool_size, endpoints["vpcaccess"] is not None), shown(
+            "vpcaccess"
+        )
+
+    def redis() -> tuple[Any, str]:
+        from google.cloud import redis_v1
+
+        client = redis_v1.CloudRedisClient(transport="rest", **options("redis"))
+        return _tune_session(client, pool_size, endpoints["redis"] is not None), shown("redis")
+
+    def sqladmin() -> tuple[Any, str]:
+        from driftcheck.kinds.sql.rest import SqlAdminRest
+
+        endpoint = endpoints["sqladmin"] or DEPENDENCY_ENDPOINTS["sqladmin"][1]
+        client = SqlAdminRest(endpoint, options("sqladmin")["credentials"])
+        return _tune_session(client, pool_size, endpoints["sqladmin"] is not None), shown(
+            "sqladmin"
+        )
+
+    return {"vpcaccess": vpcaccess, "redis": redis, "sqladmin": sqladmin}
 
 
 def _default_credentials() -> tuple[Any, str]:

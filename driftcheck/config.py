@@ -202,6 +202,44 @@ class ProbeSpec(StrictModel):
         return self
 
 
+# Env vars that name a dependency by default (see ``DependenciesConfig.references``).
+DEFAULT_REFERENCES: dict[str, Literal["redis", "sql"]] = {
+    "REDIS_HOST": "redis",
+    "REDIS_URL": "redis",
+    "DATABASE_URL": "sql",
+    "DB_HOST": "sql",
+    "POSTGRES_HOST": "sql",
+    "INSTANCE_CONNECTION_NAME": "sql",
+    "CLOUD_SQL_CONNECTION_NAME": "sql",
+}
+EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class DependenciesConfig(StrictModel):
+    """What is read behind the VPC (connectors, Memorystore Redis, Cloud SQL) and how services
+    name it. An environment without this section reads none of them."""
+
+    connectors: list[str] = Field(
+        default_factory=list,
+        description="Connectors to read beyond those that collected services use",
+    )
+    redis: list[str] | None = Field(
+        default=None, description="Redis instances to read; omitted means all in the regions"
+    )
+    sql: list[str] | None = Field(
+        default=None, description="Cloud SQL instances to read; omitted means all in the regions"
+    )
+    references: dict[EnvVarName, Literal["redis", "sql"]] = Field(
+        default_factory=lambda: dict(DEFAULT_REFERENCES),
+        description="Env vars whose value names a dependency (host, host:port, URL or Cloud SQL "
+        "connection name), and which kind; replaces the defaults when given",
+    )
+    pool_size_env: EnvVarName = Field(
+        default="DB_POOL_SIZE",
+        description="Env var holding a service's database connection pool size (per instance)",
+    )
+
+
 Region = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)+[0-9]+$")]
 RegionAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -228,6 +266,7 @@ class Environment(StrictModel):
     )
     auth: AuthConfig | None = None
     probes: list[ProbeSpec] = Field(default_factory=list)
+    dependencies: DependenciesConfig | None = None
 
     @field_validator("secrets", mode="before")
     @classmethod
@@ -314,6 +353,9 @@ class RateLimitSettings(StrictModel):
     secretmanager_access: float = Field(
         default=72000, gt=0, description="payload accesses (quota ~90,000/min)"
     )
+    vpcaccess: float = Field(default=240, gt=0, description="Serverless VPC Access reads")
+    redis: float = Field(default=240, gt=0, description="Memorystore for Redis reads")
+    sqladmin: float = Field(default=120, gt=0, description="Cloud SQL Admin reads (per project)")
 
 
 class ApiSettings(StrictModel):

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from driftcheck.baseline import approved, snapshot_text, write_snapshot
-from driftcheck.clients import RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR
+from driftcheck.clients import DEPENDENCY_ENDPOINTS, RUN_ENDPOINT_VAR, SECRETMANAGER_ENDPOINT_VAR
 from driftcheck.config import LoadedConfig, load_config
 from driftcheck.emulator import EmulatorServer, load_scenario
 from driftcheck.emulator.probes import ProbeServer
@@ -95,6 +95,7 @@ def run_demo(out_dir: Path) -> int:
         overrides = {
             RUN_ENDPOINT_VAR: emulator.url,
             SECRETMANAGER_ENDPOINT_VAR: emulator.url,
+            **{var: emulator.url for var, _public in DEPENDENCY_ENDPOINTS.values()},
             KEY_ENV_VAR: DEMO_FINGERPRINT_KEY,
             DEMO_CONSUMER[0]: DEMO_CONSUMER[1],
             DEMO_TOKEN_VAR: fallback_token(),

@@ -58,6 +58,9 @@ def collection_context(
             "run": api.rate_limits.run,
             "secretmanager": api.rate_limits.secretmanager,
             "secretmanager_access": api.rate_limits.secretmanager_access,
+            "vpcaccess": api.rate_limits.vpcaccess,
+            "redis": api.rate_limits.redis,
+            "sqladmin": api.rate_limits.sqladmin,
         }
     )
     size = concurrency or api.concurrency

@@ -83,6 +83,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "DRIFTCHECK_RUN_ENDPOINT",
         "DRIFTCHECK_SECRETMANAGER_ENDPOINT",
+        "DRIFTCHECK_VPCACCESS_ENDPOINT",
+        "DRIFTCHECK_REDIS_ENDPOINT",
+        "DRIFTCHECK_SQLADMIN_ENDPOINT",
         "DRIFTCHECK_CONFIG",
         "GOOGLE_APPLICATION_CREDENTIALS",
     ):
@@ -100,6 +103,8 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Scenario], E
         started.append(server)
         monkeypatch.setenv("DRIFTCHECK_RUN_ENDPOINT", server.url)
         monkeypatch.setenv("DRIFTCHECK_SECRETMANAGER_ENDPOINT", server.url)
+        for api in ("VPCACCESS", "REDIS", "SQLADMIN"):
+            monkeypatch.setenv(f"DRIFTCHECK_{api}_ENDPOINT", server.url)
         return server
 
     yield start

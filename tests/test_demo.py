@@ -30,7 +30,14 @@ def test_demo_runs_and_reports_the_incident(
     assert found[(backend, "template.session_affinity")] == "high"
     assert found[(backend, "template.containers.app.ports.8080.name")] == "high"
     assert found[(backend, "template.vpc_access.egress")] == "high"
-    assert found[(backend, "template.containers.app.env.REDIS_HOST.value")] == "medium"
+    # Behind the VPC: the causes of staging's unreachable Redis and slow PostgreSQL.
+    redis_host = [f for f in drift.findings if f.path.endswith("env.REDIS_HOST.value")]
+    assert redis_host[0].severity.value == "critical"
+    assert "points at 10.128.0.7, which is no Redis instance in staging" in redis_host[0].message
+    assert found[("connector/us-central1/egress-legacy", "state")] == "critical"
+    assert found[("redis/us-central1/cache", "tier")] == "high"
+    budget = found[("sql/us-central1/main-db", "connections.max_connections")]
+    assert budget == "high"
     heartbeat = (backend, "template.containers.app.env.WS_HEARTBEAT_SECONDS")
     assert found[heartbeat] == "medium"
     bypass = found[("secret/e2e-bypass-key", "consumers.E2E_OAUTH_SIMULATION_KEY")]

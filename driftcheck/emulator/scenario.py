@@ -54,6 +54,15 @@ class ProjectSpec(_Strict):
         description="service name (or jobs/<name>, workerPools/<name>) -> IAM policy (REST JSON)",
     )
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
+    connectors: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="location -> VPC Access connectors (REST JSON)"
+    )
+    redis: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="location -> Memorystore Redis instances (REST JSON)"
+    )
+    sql: list[dict[str, Any]] = Field(
+        default_factory=list, description="Cloud SQL instances (sqladmin v1 REST JSON)"
+    )
     locations: list[str] | None = Field(
         default=None,
         description="Regions the Cloud Run v1 locations list answers (default: the regions "

@@ -53,6 +53,13 @@ _SM_SECRET = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)$")
 _SM_VERSIONS = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions$")
 _SM_VERSION = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions/([^/:]+)$")
 _SM_ACCESS = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions/([^/:]+):access$")
+_VPC_LIST = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/connectors$")
+_VPC_GET = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/connectors/([^/:]+)$")
+_REDIS_LIST = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/instances$")
+_REDIS_GET = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/instances/([^/:]+)$")
+_REDIS_AUTH = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/instances/([^/:]+)/authString$")
+_SQL_LIST = re.compile(r"^/v1/projects/([^/]+)/instances$")
+_SQL_USERS = re.compile(r"^/v1/projects/([^/]+)/instances/([^/:]+)/users$")
 
 
 class ApiError(Exception):
@@ -149,6 +156,7 @@ class _Api:
             (_SM_VERSIONS, self.list_versions),
             (_SM_VERSION, self.get_version),
             (_SM_SECRET, self.get_secret),
+            *self.dependency_routes(),
         ]
         for pattern, handler in routes:
             match = pattern.match(path)
@@ -407,6 +415,119 @@ class _Api:
                 "dataCrc32c": str(_crc32c(data)),
             },
         }
+
+    # VPC Access v1, Memorystore for Redis v1, Cloud SQL Admin v1 -------------------------------
+    def dependency_routes(self) -> list[tuple[re.Pattern[str], Any]]:
+        """Routes of the APIs behind the VPC. The Redis AUTH string and the Cloud SQL users are
+        served (recorded like any call) so that tests can prove driftcheck never asks."""
+        return [
+            (_VPC_LIST, self.list_connectors),
+            (_VPC_GET, self.get_connector),
+            (_REDIS_LIST, self.list_redis),
+            (_REDIS_AUTH, self.redis_auth_string),
+            (_REDIS_GET, self.get_redis),
+            (_SQL_LIST, self.list_sql),
+            (_SQL_USERS, self.sql_users),
+        ]
+
+    def _page(
+        self, items: list[dict[str, Any]], field: str, query: dict[str, list[str]], size: str
+    ) -> dict[str, Any]:
+        cap = self.state.scenario.max_page_size
+        wanted = int((query.get(size) or [str(cap)])[0] or cap)
+        limit = min(wanted or cap, cap)
+        token = (query.get("pageToken") or ["0"])[0] or "0"
+        if not token.isdigit():
+            raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
+        start = int(token)
+        body: dict[str, Any] = {field: items[start : start + limit]}
+        if start + limit < len(items):
+            body["nextPageToken"] = str(start + limit)
+        return body
+
+    def _located(
+        self, project: str, location: str, kind: str, short: str, raw: dict[str, Any]
+    ) -> dict[str, Any]:
+        project_id, _spec = self.state.project(project)
+        name = f"projects/{project_id}/locations/{location}/{kind}/{short}"
+        return {**raw, "name": name}
+
+    def _connectors(self, project: str, location: str) -> list[dict[str, Any]]:
+        _pid, spec = self.state.project(project)
+        return [
+            self._located(project, location, "connectors", str(c["name"]).rsplit("/", 1)[-1], c)
+            for c in spec.connectors.get(location, [])
+        ]
+
+    def list_connectors(
+        self, project: str, location: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        return self._page(self._connectors(project, location), "connectors", query, "pageSize")
+
+    def get_connector(
+        self, project: str, location: str, name: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        for connector in self._connectors(project, location):
+            if connector["name"].endswith(f"/{name}"):
+                return connector
+        raise ApiError(404, f"Connector '{name}' was not found.")
+
+    def _redis(self, project: str, location: str) -> list[dict[str, Any]]:
+        _pid, spec = self.state.project(project)
+        volatile = {"createTime": self.state.boot_time, "currentLocationId": f"{location}-a"}
+        return [
+            {
+                **volatile,
+                **self._located(
+                    project, location, "instances", str(r["name"]).rsplit("/", 1)[-1], r
+                ),
+            }
+            for r in spec.redis.get(location, [])
+        ]
+
+    def list_redis(
+        self, project: str, location: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        return self._page(self._redis(project, location), "instances", query, "pageSize")
+
+    def get_redis(
+        self, project: str, location: str, name: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        for instance in self._redis(project, location):
+            if instance["name"].endswith(f"/{name}"):
+                return instance
+        raise ApiError(404, f"Instance '{name}' was not found.")
+
+    def redis_auth_string(
+        self, project: str, location: str, name: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        self.get_redis(project, location, name, query=query)
+        return {"authString": f"emulated-auth-{self.state.boot[:16]}"}
+
+    def list_sql(self, project: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+        project_id, spec = self.state.project(project)
+        items = [
+            {
+                "kind": "sql#instance",
+                "etag": f'"{self.state.boot[:12]}"',
+                "createTime": self.state.boot_time,
+                **raw,
+                "project": project_id,
+                "connectionName": f"{project_id}:{raw.get('region', '')}:{raw.get('name', '')}",
+                "selfLink": f"https://sqladmin.googleapis.com/v1/projects/{project_id}/"
+                f"instances/{raw.get('name', '')}",
+            }
+            for raw in spec.sql
+        ]
+        body = self._page(items, "items", query, "maxResults")
+        body["kind"] = "sql#instancesList"
+        return body
+
+    def sql_users(
+        self, project: str, instance: str, *, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        self.state.project(project)
+        return {"items": [{"name": "app", "password": f"emulated-{self.state.boot[:12]}"}]}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -7,11 +7,14 @@ here; the core iterates :data:`KINDS` and never names a kind.
 from __future__ import annotations
 
 from driftcheck.kinds.auth_policy import AUTH_POLICY
+from driftcheck.kinds.connector import CONNECTOR
 from driftcheck.kinds.interface import CollectRequest, ResourceKind
 from driftcheck.kinds.job import JOB
 from driftcheck.kinds.probe import PROBE
+from driftcheck.kinds.redis import REDIS
 from driftcheck.kinds.secret import SECRET
 from driftcheck.kinds.service import SERVICE
+from driftcheck.kinds.sql import SQL
 from driftcheck.kinds.worker_pool import WORKER_POOL
 
 KINDS: tuple[ResourceKind, ...] = (
@@ -21,6 +24,9 @@ KINDS: tuple[ResourceKind, ...] = (
     SECRET,
     AUTH_POLICY,
     PROBE,
+    CONNECTOR,
+    REDIS,
+    SQL,
 )
 _BY_NAME = {kind.name: kind for kind in KINDS}
 

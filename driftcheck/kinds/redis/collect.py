@@ -1,0 +1,150 @@
+"""Memorystore for Redis instances through google-cloud-redis's ``CloudRedisClient``.
+
+One paginated ``list_instances`` per collected region (under the (redis, project, region) rate
+limiter, with the bounded retry policy); instances are kept when the config lists them
+(``dependencies.redis``; omitted: all) or a workload reaches them. Each reference a workload's
+env var makes (``dependencies.references``) is matched by address to an instance, never by
+comparing addresses across environments; one that matches none gets an ``exists: false`` body
+keyed by the address it names. ``get_auth_string`` (the AUTH password) is never called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from driftcheck.collectors.interface import (
+    ApiCollector,
+    CollectionContext,
+    CollectorResult,
+    Permission,
+    guarded,
+    pages,
+)
+from driftcheck.config import Environment
+from driftcheck.identity import Neutralizer, resource_key
+from driftcheck.kinds.interface import CollectRequest
+from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
+from driftcheck.kinds.redis.normalize import normalize_redis
+from driftcheck.model import CollectionErrorRecord
+
+SOURCE = "redis.googleapis.com"
+LIST_PERMISSION = Permission("redis.instances.list", "roles/redis.viewer")
+
+
+class RedisCollector(ApiCollector):
+    """Lists the Redis instances of an environment's regions and joins the references to them."""
+
+    source = SOURCE
+
+    def collect(self, env: Environment, references: list[Reference]) -> CollectorResult:
+        """``redis/<alias>/<name>`` per kept instance, and one per address reaching nothing."""
+        result = CollectorResult()
+        listed: dict[str, dict[str, dict[str, Any]] | None] = {
+            alias: self._list(env, alias, region, result.errors)
+            for alias, region in env.region_map.items()
+        }
+        wanted = env.dependencies.redis if env.dependencies else None
+        bodies: dict[str, dict[str, Any]] = {}
+        instances: list[tuple[str, dict[str, Any]]] = []
+        for alias, found in listed.items():
+            neutral = Neutralizer(
+                project=env.project,
+                region=env.region_map[alias],
+                project_number=env.project_number,
+                name_map=env.name_map,
+            )
+            for name, raw in sorted((found or {}).items()):
+                key = resource_key("redis", neutral(name), alias)
+                bodies[key] = normalize_redis(raw, neutral)
+                instances.append((key, raw))
+        reached: set[str] = set()
+        for reference in references:
+            if reference.host is None or not is_address(reference.host):
+                continue  # a DNS name: which instance it resolves to is not in any API
+            match = _instance_at(instances, reference)
+            if match is None:
+                if listed.get(reference.alias) is None:
+                    continue  # the region could not be listed: nothing is known
+                key = resource_key("redis", reference.host, reference.alias)
+                bodies.setdefault(key, {"exists": False})
+            else:
+                key = match
+            attach(bodies, key, reference)
+            reached.add(key)
+        for key, body in bodies.items():
+            name = key.rsplit("/", 1)[-1]
+            if key in reached or wanted is None or name in wanted:
+                result.resources[key] = body
+        result.errors.extend(_configured_missing(env, wanted, listed, result.resources))
+        return result
+
+    def _list(
+        self, env: Environment, alias: str, region: str, errors: list[CollectionErrorRecord]
+    ) -> dict[str, dict[str, Any]] | None:
+        """The instances of one region by short name; None when the listing failed."""
+        limiter = self._workers.limits.limiter("redis", env.project, region)
+
+        def listing() -> dict[str, dict[str, Any]]:
+            parent = f"projects/{env.project}/locations/{region}"
+            pager = self.call(limiter, self._client.list_instances, request={"parent": parent})
+            found: dict[str, dict[str, Any]] = {}
+            for page in pages(pager, limiter.acquire, self._workers.slots):
+                for instance in page.instances:
+                    found[instance.name.rsplit("/", 1)[-1]] = type(instance).to_dict(
+                        instance, preserving_proto_field_name=True, use_integers_for_enums=False
+                    )
+            return found
+
+        return guarded(
+            listing,
+            source=SOURCE,
+            resource=f"redis/{alias}/*",
+            errors=errors,
+            permission=LIST_PERMISSION,
+        )
+
+
+def _instance_at(instances: list[tuple[str, dict[str, Any]]], reference: Reference) -> str | None:
+    """The instance whose primary or read endpoint is the reference's address (and port)."""
+    for key, raw in instances:
+        endpoints = {
+            (raw.get("host"), raw.get("port") or 6379),
+            (raw.get("read_endpoint"), raw.get("read_endpoint_port") or 6379),
+        }
+        for host, port in endpoints:
+            if host and host == reference.host and reference.port in (None, port):
+                return key
+    return None
+
+
+def _configured_missing(
+    env: Environment,
+    wanted: list[str] | None,
+    listed: Mapping[str, Any],
+    kept: Mapping[str, Any],
+) -> list[CollectionErrorRecord]:
+    """A configured instance found in no region (once every region was listed)."""
+    if wanted is None or any(found is None for found in listed.values()):
+        return []
+    names = {key.rsplit("/", 1)[-1] for key in kept}
+    return [
+        CollectionErrorRecord(
+            source=SOURCE,
+            resource=f"redis/*/{name}",
+            message=f"configured Redis instance {name} not found in {env.project} "
+            f"({', '.join(env.region_map.values())})",
+        )
+        for name in sorted(set(wanted) - names)
+    ]
+
+
+def collect_redis(context: CollectionContext, request: CollectRequest) -> CollectorResult:
+    """The Redis instances of the environment's regions, joined to the workloads reaching them."""
+    if request.env.dependencies is None:
+        return CollectorResult()
+    references = workload_references(request.upstream.resources, request.env, "redis")
+    collector = RedisCollector(
+        context.clients.client("redis"), context.settings, context.fingerprints, context.workers
+    )
+    return collector.collect(request.env, references)

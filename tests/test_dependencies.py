@@ -1,0 +1,395 @@
+"""Connectors, Memorystore Redis and Cloud SQL: each collector through its real client (VPC
+Access and Redis REST clients, the Cloud SQL Admin REST API) against the emulator, the
+cross-resource violations, parity across environments, and no secret ever asked for."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftcheck.config import load_config
+from driftcheck.emulator import EmulatorServer
+from driftcheck.emulator.scenario import FaultSpec, Scenario
+from driftcheck.errors import ConfigError
+from driftcheck.model import Finding, Snapshot
+from driftcheck.pipeline import collect_environment, collection_context
+from driftcheck.violations import find_violations
+from tests.conftest import CliResult
+from tests.factories import (
+    PROD,
+    REGION,
+    STAGING,
+    config_data,
+    project,
+    scenario,
+    service,
+    write_config,
+)
+
+Start = Callable[[Scenario], EmulatorServer]
+DEPENDENCY_RULES = ("connector-", "redis-", "cloud-sql-")
+
+
+def backend(project_id: str, redis_host: str, pool: str, network_interface: bool = False) -> Any:
+    body = service("backend", project_id)
+    env = body["template"]["containers"][0]["env"]
+    env[0]["value"] = redis_host
+    env.append({"name": "DATABASE_URL", "value": "postgres://app@10.20.0.5:5432/app"})
+    env.append({"name": "DB_POOL_SIZE", "value": pool})
+    if network_interface:
+        body["template"]["vpcAccess"] = {"networkInterfaces": [{"network": "other-vpc"}]}
+    return body
+
+
+def dependencies(
+    project_id: str,
+    *,
+    connector_state: str = "READY",
+    connector_network: str = "default",
+    redis_count: int = 1,
+    redis_state: str = "READY",
+    tier: str = "STANDARD_HA",
+    max_connections: str = "500",
+    with_connector: bool = True,
+) -> dict[str, Any]:
+    network = f"projects/{project_id}/global/networks/default"
+    redis = [
+        {
+            "name": "cache" if i == 0 else f"cache-{i}",
+            "tier": tier,
+            "redisVersion": "REDIS_7_0",
+            "memorySizeGb": 5,
+            "state": redis_state,
+            "host": f"10.0.0.{3 + i}",
+            "port": 6379,
+            "authorizedNetwork": network,
+            "authEnabled": True,
+        }
+        for i in range(redis_count)
+    ]
+    sql = [
+        {
+            "name": "main-db",
+            "region": REGION,
+            "databaseVersion": "POSTGRES_15",
+            "state": "RUNNABLE",
+            "ipAddresses": [{"type": "PRIVATE", "ipAddress": "10.20.0.5"}],
+            "settings": {
+                "tier": "db-custom-4-16384",
+                "availabilityType": "REGIONAL",
+                "databaseFlags": [{"name": "max_connections", "value": max_connections}],
+                "ipConfiguration": {"ipv4Enabled": False, "privateNetwork": network},
+            },
+        },
+        {
+            "name": "reports-db",
+            "region": REGION,
+            "databaseVersion": "POSTGRES_15",
+            "state": "RUNNABLE",
+            "settings": {"tier": "db-f1-micro"},
+        },
+        {
+            "name": "eu-db",
+            "region": "europe-west1",
+            "databaseVersion": "MYSQL_8_0",
+            "state": "RUNNABLE",
+            "settings": {"tier": "db-f1-micro"},
+        },
+    ]
+    connectors = [
+        {
+            "name": "egress",
+            "network": connector_network,
+            "ipCidrRange": "10.8.0.0/28",
+            "state": connector_state,
+            "machineType": "e2-micro",
+        },
+        {"name": "spare", "network": "default", "ipCidrRange": "10.8.0.16/28", "state": "READY"},
+    ]
+    return {
+        "connectors": {REGION: connectors if with_connector else connectors[1:]},
+        "redis": {REGION: redis},
+        "sql": sql,
+    }
+
+
+def estate(
+    *,
+    redis_host: str = "10.0.0.3",
+    pool: str = "20",
+    network_interface: bool = False,
+    staging: dict[str, Any] | None = None,
+    **prod: Any,
+) -> dict[str, Any]:
+    """Production (healthy unless told) and a staging equal to it unless told."""
+    prod_project = {
+        **project([backend(PROD, redis_host, pool, network_interface)]),
+        **dependencies(PROD, **prod),
+    }
+    staging_project = {
+        **project([backend(STAGING, "10.0.0.3", "20")], "222222222222"),
+        **dependencies(STAGING, **(staging or {})),
+    }
+    return {"projects": {PROD: prod_project, STAGING: staging_project}}
+
+
+def configure(workdir: Path, deps: dict[str, Any] | None = None) -> None:
+    data = config_data()
+    for env in data["environments"].values():
+        env["dependencies"] = deps or {}
+    write_config(workdir, **data)
+
+
+def collect(workdir: Path, env: str = "production") -> Snapshot:
+    config = load_config(workdir / "driftcheck.yaml")
+    with collection_context(config) as context:
+        return collect_environment(config, env, context)
+
+
+def dependency_violations(snapshot: Snapshot) -> list[Finding]:
+    return [f for f in find_violations(snapshot) if (f.rule or "").startswith(DEPENDENCY_RULES)]
+
+
+def test_a_healthy_estate_is_read_and_breaks_no_rule(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    server = emulator(scenario(**estate()))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert {k for k in snapshot.resources if not k.startswith("service/")} == {
+        "connector/us-central1/egress",
+        "redis/us-central1/cache",
+        "sql/us-central1/main-db",
+        "sql/us-central1/reports-db",  # every instance of the read regions; eu-db is not
+    }
+    cache = snapshot.resources["redis/us-central1/cache"]
+    where = "service/us-central1/backend:containers.app.env.REDIS_HOST"
+    assert cache["used_by"] == [where]
+    assert cache["tier"] == "standard_ha" and cache["authorized_network"].endswith("/default")
+    assert "host" not in cache and "port" not in cache  # addresses are never compared raw
+    db = snapshot.resources["sql/us-central1/main-db"]
+    assert db["settings"]["database_flags"] == {"max_connections": "500"}
+    assert db["connections"]["demand"] == {
+        "service/us-central1/backend": {"max_instances": 10, "pool_size": 20}
+    }
+    assert snapshot.resources["connector/us-central1/egress"]["used_by"] == [
+        "service/us-central1/backend"
+    ]
+    assert dependency_violations(snapshot) == []
+    # What returns a secret is never asked for: the Redis AUTH string, Cloud SQL users.
+    paths = [path for _method, path in server.calls]
+    assert any(p.endswith("/instances") for p in paths)
+    assert not [p for p in paths if p.endswith(("/authString", "/users"))]
+    assert all(method == "GET" for method, _path in server.calls)
+
+
+def test_without_a_dependencies_section_nothing_behind_the_vpc_is_read(
+    emulator: Start, workdir: Path
+) -> None:
+    server = emulator(scenario(**estate()))
+    snapshot = collect(workdir)
+    assert all(key.startswith("service/") for key in snapshot.resources)
+    assert not [p for _m, p in server.calls if "/instances" in p or "/connectors" in p]
+
+
+def test_every_page_of_every_listing_is_read(emulator: Start, workdir: Path) -> None:
+    configure(workdir, {"connectors": ["spare"]})
+    server = emulator(scenario(**estate(redis_count=3), max_page_size=1))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    kinds = {k.rsplit("/", 1)[0] + "/" + k.rsplit("/", 1)[1] for k in snapshot.resources}
+    assert {"redis/us-central1/cache-1", "redis/us-central1/cache-2"} <= kinds
+    assert {"connector/us-central1/egress", "connector/us-central1/spare"} <= kinds
+    assert {"sql/us-central1/main-db", "sql/us-central1/reports-db"} <= kinds
+    calls = [p for _m, p in server.calls]
+    assert sum(p.endswith("/locations/us-central1/instances") for p in calls) == 3
+    assert sum(p.endswith("/connectors") for p in calls) == 2
+    assert sum(p == f"/v1/projects/{PROD}/instances" for p in calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "resource", "role"),
+    [
+        ("/connectors$", "connector/us-central1/*", "roles/vpcaccess.viewer"),
+        ("/locations/[^/]+/instances$", "redis/us-central1/*", "roles/redis.viewer"),
+        (f"^/v1/projects/{PROD}/instances$", "sql/*", "roles/cloudsql.viewer"),
+    ],
+)
+def test_a_refused_listing_names_the_role_and_judges_nothing(
+    emulator: Start, workdir: Path, path: str, resource: str, role: str
+) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(), faults=[FaultSpec(path=path, status=403)]))
+    snapshot = collect(workdir)
+    (error,) = snapshot.errors
+    assert error.resource == resource and role in error.message
+    kind = resource.split("/", 1)[0]
+    assert not [k for k in snapshot.resources if k.startswith(f"{kind}/")]
+    assert dependency_violations(snapshot) == []  # nothing read is nothing judged
+
+
+@pytest.mark.parametrize("status", [503, 429])
+@pytest.mark.parametrize(
+    "path", ["/connectors$", "/locations/[^/]+/instances$", "/v1/projects/[^/]+/instances$"]
+)
+def test_transient_failures_are_retried(
+    emulator: Start, workdir: Path, status: int, path: str
+) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(), faults=[FaultSpec(path=path, status=status, times=2)]))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert {
+        "connector/us-central1/egress",
+        "redis/us-central1/cache",
+        "sql/us-central1/main-db",
+    } <= set(snapshot.resources)
+
+
+def test_a_missing_connector_is_critical(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(with_connector=False)))
+    snapshot = collect(workdir)
+    assert snapshot.resources["connector/us-central1/egress"]["exists"] is False
+    (finding,) = dependency_violations(snapshot)
+    assert (finding.rule, finding.severity.value) == ("connector-missing", "critical")
+    assert "egress, used by backend, does not exist in production" in finding.message
+
+
+def test_a_connector_in_error_is_critical(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(connector_state="ERROR")))
+    (finding,) = dependency_violations(collect(workdir))
+    assert (finding.resource, finding.path) == ("connector/us-central1/egress", "state")
+    assert finding.severity.value == "critical"
+    assert "egress, used by backend, is ERROR (not READY) in production" in finding.message
+
+
+def test_a_redis_address_no_instance_holds_is_critical(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(redis_host="10.166.204.83")))
+    snapshot = collect(workdir)
+    assert snapshot.resources["redis/us-central1/10.166.204.83"]["exists"] is False
+    (finding,) = dependency_violations(snapshot)
+    assert finding.resource == "service/us-central1/backend"
+    assert finding.path == "template.containers.app.env.REDIS_HOST.value"
+    assert finding.severity.value == "critical"
+    assert finding.message == (
+        "REDIS_HOST of backend points at 10.166.204.83, which is no Redis instance in production"
+    )
+
+
+def test_a_redis_instance_that_is_not_ready_is_critical(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(redis_state="REPAIRING")))
+    (finding,) = dependency_violations(collect(workdir))
+    assert finding.rule == "redis-reference-not-ready" and finding.severity.value == "critical"
+    assert "cache, which is REPAIRING (not READY)" in finding.message
+
+
+def test_a_connector_on_another_network_is_high(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(connector_network="other-vpc")))
+    findings = dependency_violations(collect(workdir))
+    assert sorted((f.rule, f.severity.value) for f in findings) == [
+        ("cloud-sql-network-mismatch", "high"),
+        ("redis-network-mismatch", "high"),
+    ]
+    redis = next(f for f in findings if f.rule == "redis-network-mismatch")
+    assert "egresses connector egress onto projects/${project}/global/networks/other-vpc" in (
+        redis.message
+    )
+
+
+def test_direct_vpc_on_another_network_is_high(emulator: Start, workdir: Path) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(network_interface=True)))
+    rules = sorted(str(f.rule) for f in dependency_violations(collect(workdir)))
+    assert rules == ["cloud-sql-network-mismatch", "redis-network-mismatch"]
+
+
+def test_a_connection_budget_that_cannot_hold_is_high_with_its_arithmetic(
+    emulator: Start, workdir: Path
+) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(pool="60")))
+    (finding,) = dependency_violations(collect(workdir))
+    assert (finding.rule, finding.severity.value) == ("cloud-sql-connection-budget", "high")
+    assert finding.message == (
+        "max_connections of main-db is 500 (flag) in production, but its users may open 600: "
+        "backend 10 max instances × pool 60 = 600"
+    )
+
+
+def test_references_are_configurable(emulator: Start, workdir: Path) -> None:
+    # REDIS_HOST is not a reference any more: the stale address is not judged.
+    configure(workdir, {"references": {"DATABASE_URL": "sql"}})
+    emulator(scenario(**estate(redis_host="10.9.9.9")))
+    snapshot = collect(workdir)
+    assert dependency_violations(snapshot) == []
+    assert "used_by" not in snapshot.resources["redis/us-central1/cache"]
+
+
+def test_tiers_and_flags_compare_across_environments(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(staging={"tier": "BASIC", "max_connections": "100"})))
+    assert run_cli("--config", str(workdir / "driftcheck.yaml"), "baseline", "production").code == 0
+    out = workdir / "out"
+    result = run_cli(
+        "--config",
+        str(workdir / "driftcheck.yaml"),
+        "check",
+        "staging",
+        "--against",
+        "production",
+        "--format",
+        "json",
+        "--out-dir",
+        str(out),
+    )
+    assert result.code == 1, result.stderr
+    report = json.loads((out / "staging-vs-production.json").read_text())
+    found = {(f["resource"], f["path"]): f for f in report["findings"]}
+    assert found[("redis/us-central1/cache", "tier")]["severity"] == "high"
+    # The lowered flag and the budget it no longer holds are one finding, with both as evidence.
+    budget = found[("sql/us-central1/main-db", "connections.max_connections")]
+    assert budget["severity"] == "high"
+    assert "users may open 200: backend 10 max instances × pool 20 = 200" in budget["message"]
+    evidence = {e["path"] for e in budget["evidence"]}
+    assert "settings.database_flags.max_connections" in evidence
+    # The same instance reached in both: addresses differ, nothing else is reported about them.
+    assert not [k for k in found if k[0].startswith("redis/") and "used_by" in k[1]]
+
+
+def test_an_unknown_dependencies_key_is_a_config_error(workdir: Path) -> None:
+    configure(workdir, {"redis_instances": ["cache"]})
+    with pytest.raises(
+        ConfigError, match="dependencies.redis_instances: unknown key 'redis_instances'"
+    ):
+        load_config(workdir / "driftcheck.yaml")
+    configure(workdir, {"references": {"REDIS_HOST": "memcache"}})
+    with pytest.raises(ConfigError, match="references.REDIS_HOST"):
+        load_config(workdir / "driftcheck.yaml")
+
+
+def test_every_field_of_the_client_types_has_a_treatment() -> None:
+    from google.cloud import redis_v1, sqladmin_v1, vpcaccess_v1
+
+    from driftcheck.kinds import kind_named
+
+    types: dict[str, list[Any]] = {
+        "connector": [vpcaccess_v1.Connector],
+        "redis": [redis_v1.Instance],
+        "sql": [sqladmin_v1.DatabaseInstance, sqladmin_v1.Settings],
+    }
+    for kind, messages in types.items():
+        table = kind_named(kind).fields
+        assert table is not None
+        for message in messages:
+            names = {f.name for f in message.pb().DESCRIPTOR.fields}
+            assert names == set(table[message.__name__]), (kind, message.__name__)
