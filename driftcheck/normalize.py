@@ -65,6 +65,7 @@ ENUM_FIELDS = frozenset(
         "execution_environment",
         "egress",
         "type",
+        "type_",
         "encryption_key_revocation_action",
         "scaling_mode",
         "secret_type",

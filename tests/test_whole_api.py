@@ -195,6 +195,24 @@ MEANINGFUL: list[Case] = [
         "medium",
     ),
     (
+        "worker pool split to a pinned revision",
+        _set(
+            "instanceSplits",
+            [
+                {"type": "INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST", "percent": 50},
+                {
+                    "type": "INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION",
+                    "revision": "consumer-stg-00001",
+                    "percent": 50,
+                },
+            ],
+            pool,
+        ),
+        POOL,
+        "instance_splits.latest.percent",
+        "medium",
+    ),
+    (
         "worker pool image",
         lambda p: main_container(pool(p)).update(image=whole_api.IMAGE.replace("cd", "ef")),
         POOL,

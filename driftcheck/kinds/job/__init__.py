@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from driftcheck.kinds.cloud_run.fields import FIELDS
 from driftcheck.kinds.cloud_run.violations import plain_secret_violations
 from driftcheck.kinds.interface import ResourceKind
 from driftcheck.kinds.job import catalogue
@@ -16,6 +17,7 @@ JOB = ResourceKind(
     catalogue=catalogue.CATALOGUE,
     causes=catalogue.CAUSES,
     find_violations=plain_secret_violations,
+    fields=FIELDS,
     cross_environment_pinned=(
         "template.containers.*.env.*.version",
         "template.volumes.*.secret.items.*.version",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from driftcheck.kinds.cloud_run.fields import FIELDS
 from driftcheck.kinds.cloud_run.violations import plain_secret_violations
 from driftcheck.kinds.interface import ResourceKind
 from driftcheck.kinds.service import catalogue
@@ -17,6 +18,7 @@ SERVICE = ResourceKind(
     violation_advice=catalogue.VIOLATIONS,
     causes=catalogue.CAUSES,
     find_violations=plain_secret_violations,
+    fields=FIELDS,
     # Across environments a pinned version number is expected to differ; pinned-vs-latest is
     # drift.
     cross_environment_pinned=(

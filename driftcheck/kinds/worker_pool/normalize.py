@@ -24,7 +24,7 @@ def normalize_splits(splits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     names differ in every environment), percentages summed."""
     result: dict[str, dict[str, Any]] = {}
     for split in splits:
-        kind = str(split.get("type") or "").lower()
+        kind = str(split.get("type_") or split.get("type") or "").lower()
         key = "latest" if kind.endswith("latest") or not split.get("revision") else "pinned"
         entry = result.setdefault(key, {"percent": 0})
         entry["percent"] += int(split.get("percent") or 0)
