@@ -29,7 +29,8 @@ def normalize_traffic(traffic: list[dict[str, Any]]) -> dict[str, dict[str, Any]
     what it points at (a tag moved from a fixed revision to the latest is a difference)."""
     result: dict[str, dict[str, Any]] = {}
     for target in traffic:
-        pinned = bool(target.get("revision")) or str(target.get("type_") or target.get("type") or "").endswith("_REVISION")
+        kind = str(target.get("type_") or target.get("type") or "")
+        pinned = bool(target.get("revision")) or kind.endswith("_REVISION")
         meaning = "pinned" if pinned else "latest"
         percent = int(target.get("percent") or 0)
         if target.get("tag"):
