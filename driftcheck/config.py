@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     ValidationError,
     field_validator,
@@ -242,6 +243,7 @@ class DependenciesConfig(StrictModel):
 
 Region = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)+[0-9]+$")]
 RegionAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+RegionsSetting = Literal["all"] | list[str] | dict[str, str]
 
 
 class Environment(StrictModel):
@@ -249,11 +251,15 @@ class Environment(StrictModel):
 
     project: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
     project_number: str | None = Field(default=None, pattern=r"^[0-9]+$")
-    regions: list[Region] | dict[RegionAlias, Region] = Field(
+    regions: Literal["all"] | list[Region] | dict[RegionAlias, Region] = Field(
+        default="all",
         min_length=1,
-        description="Regions to read: a list, or a map of aliases ({primary: us-central1}); "
+        description="Regions to read: all (the default: every Cloud Run region of the project, "
+        "listed at run time), a list, or a map of aliases ({primary: us-central1}); "
         "resources are keyed by alias, so environments in different regions compare",
     )
+    # The regions ``all`` stood for in this run, once listed (see ``with_regions``).
+    _discovered: list[str] | None = PrivateAttr(default=None)
     services: list[str] | None = Field(
         default=None,
         description="Services to read (real or neutral names); omitted means every service",
@@ -277,7 +283,9 @@ class Environment(StrictModel):
 
     @field_validator("regions")
     @classmethod
-    def _distinct_regions(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+    def _distinct_regions(cls, value: RegionsSetting) -> RegionsSetting:
+        if value == "all":
+            return value
         listed = list(value.values()) if isinstance(value, dict) else list(value)
         repeated = sorted({region for region in listed if listed.count(region) > 1})
         if repeated:
@@ -294,10 +302,24 @@ class Environment(StrictModel):
 
     @property
     def region_map(self) -> dict[str, str]:
-        """Region alias -> region (the alias is the region itself when regions is a list)."""
+        """Region alias -> region (the alias is the region itself when regions is a list; for
+        ``all``, the regions listed in this run, none before)."""
         if isinstance(self.regions, dict):
             return dict(self.regions)
+        if self.regions == "all":
+            return {region: region for region in self._discovered or []}
         return {region: region for region in self.regions}
+
+    @property
+    def discovers_regions(self) -> bool:
+        """Whether the regions are the project's Cloud Run regions, listed at run time."""
+        return self.regions == "all"
+
+    def with_regions(self, regions: list[str]) -> Environment:
+        """This environment with the regions ``all`` stands for in this run."""
+        copy = self.model_copy()
+        copy._discovered = sorted(regions)
+        return copy
 
 
 class IgnoreRule(StrictModel):

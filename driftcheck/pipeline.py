@@ -22,12 +22,19 @@ from driftcheck.clients import ApiClients, build_clients
 from driftcheck.collectors.interface import CollectionContext, CollectorResult
 from driftcheck.compare import CompareOptions, compare
 from driftcheck.concurrency import RateLimits, Workers, run_all
-from driftcheck.config import LoadedConfig, Rules
-from driftcheck.errors import BaselineError
+from driftcheck.config import Environment, LoadedConfig, Rules
+from driftcheck.errors import BaselineError, CollectionError
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.kinds import CollectRequest, stages
 from driftcheck.merge import merge_findings
-from driftcheck.model import BaselineRef, DriftReport, Provenance, Reproduction, Snapshot
+from driftcheck.model import (
+    BaselineRef,
+    CollectionErrorRecord,
+    DriftReport,
+    Provenance,
+    Reproduction,
+    Snapshot,
+)
 from driftcheck.progress import Progress
 from driftcheck.report import build_report
 from driftcheck.rules import apply_rules
@@ -86,6 +93,8 @@ def collect_environment(
     collected_at = utc_now()
     started = time.monotonic()
     result = CollectorResult()
+    if env.discovers_regions:
+        env = _discover_regions(env, context, result)
     for stage in stages():
         # Kinds of one stage are read at once; a later stage sees what earlier ones read.
         request = CollectRequest(config, env_name, env, result)
@@ -117,6 +126,31 @@ def collect_environment(
         context=dict(sorted(result.context.items())),
         errors=sorted(result.errors, key=lambda e: (e.resource, e.source, e.message)),
     )
+
+
+def _discover_regions(
+    env: Environment, context: CollectionContext, result: CollectorResult
+) -> Environment:
+    """``regions: all``: the project's Cloud Run regions, listed now. When they cannot be
+    listed, nothing is read and the failure is recorded: the run is incomplete, never clean."""
+    from driftcheck.locations import list_run_regions
+
+    limiter = context.workers.limits.limiter("run", env.project, "locations")
+    limiter.acquire()
+    try:
+        with context.workers.slots:
+            regions = list_run_regions(context.clients.run, env.project, context.settings)
+    except CollectionError as exc:
+        result.errors.append(
+            CollectionErrorRecord(
+                source=exc.source,
+                resource="region/*",
+                message=f"the Cloud Run regions of {env.project} could not be listed: {exc}",
+            )
+        )
+        return env.with_regions([])
+    log.debug("%s: Cloud Run regions %s", env.project, ", ".join(regions))
+    return env.with_regions(regions)
 
 
 def collect_environments(

@@ -66,14 +66,14 @@ class ProjectSpec(_Strict):
     locations: list[str] | None = Field(
         default=None,
         description="Regions the Cloud Run v1 locations list answers (default: the regions "
-        "that hold services in this project)",
+        "that hold services, jobs or worker pools in this project)",
     )
 
     def location_ids(self) -> list[str]:
         """The regions ``GET v1/projects/{project}/locations`` lists, sorted."""
         if self.locations is not None:
             return sorted(set(self.locations))
-        return sorted(self.services)
+        return sorted({*self.services, *self.jobs, *self.worker_pools})
 
 
 class FaultSpec(_Strict):

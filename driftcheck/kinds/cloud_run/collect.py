@@ -173,7 +173,9 @@ class CloudRunCollector(ApiCollector):
         gaps: list[CollectionErrorRecord] = []
         regions = env.region_map
         for alias, listing in sorted(listings.items()):
-            if self._spec.empty_region_is_gap and listing.listed and not listing.seen:
+            # Regions listed as the project's (regions: all) may well be empty; named ones not.
+            named = not env.discovers_regions
+            if self._spec.empty_region_is_gap and named and listing.listed and not listing.seen:
                 gaps.append(
                     CollectionErrorRecord(
                         source=SOURCE,
