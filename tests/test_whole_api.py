@@ -345,3 +345,79 @@ def test_a_time_boxed_grant_made_permanent_is_found(
         "iam.roles/run.developer",
         'iam.roles/run.developer if request.time < timestamp("2027-01-01T00:00:00Z")',
     }
+
+
+# What serves -------------------------------------------------------------------------------------
+def _serving_only_latest(project: dict[str, Any]) -> None:
+    service = svc(project)
+    service["traffic"] = [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
+    service["trafficStatuses"] = [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}]
+
+
+def test_no_revision_is_read_when_the_template_serves_everything(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    server = emulator(estate(_serving_only_latest, production=_serving_only_latest))
+    assert cli("baseline", "production").code == 0
+    assert not [path for _method, path in server.calls if "/revisions/" in path]
+    # With a revision pinned (the full estate), exactly that one is read, once per run.
+    server = emulator(estate())
+    assert cli("baseline", "production").code == 0
+    reads = [path for _method, path in server.calls if "/revisions/" in path]
+    assert reads == [
+        f"/v2/projects/{whole_api.PROD}/locations/{REGION}/services/api-prod"
+        "/revisions/api-prod-00041-a1b"
+    ]
+
+
+def test_a_failed_deploy_is_a_violation_naming_what_still_serves(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    def failed(project: dict[str, Any]) -> None:
+        service = svc(project)
+        base = f"projects/{whole_api.STAGING}/locations/{REGION}/services/api-stg/revisions"
+        service["latestCreatedRevision"] = f"{base}/api-stg-00043-9f8"  # never became ready
+        service["latestReadyRevision"] = f"{base}/api-stg-00042-9f8"
+
+    report = check(emulator, cli, tmp_path, estate(failed))
+    [finding] = report.findings
+    assert (finding.resource, finding.severity.value) == (SERVICE, "high")
+    kinds = {(e.path, e.kind.value) for e in finding.evidence}
+    assert ("deploy", "violation") in kinds
+    assert "api-${env}-00043-9f8 is not ready: traffic still goes to api-${env}-00042-9f8" in (
+        " ".join([finding.message, *(e.message for e in finding.evidence)])
+    )
+    # What serves (the older revision's image) is compared with what production serves.
+    assert any(e.path.startswith("serving.latest") for e in finding.evidence)
+
+
+def test_a_traffic_split_to_another_revision_is_one_finding(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    def split(project: dict[str, Any]) -> None:
+        service = svc(project)
+        service["trafficStatuses"][0]["percent"] = 50
+        service["trafficStatuses"][1]["percent"] = 50
+        service["traffic"][0]["percent"] = 50
+        service["traffic"][1]["percent"] = 50
+
+    report = check(emulator, cli, tmp_path, estate(split))
+    [finding] = report.findings
+    assert (finding.resource, finding.severity.value) == (SERVICE, "high")
+    paths = {e.path for e in finding.evidence} | {finding.path}
+    assert {"traffic.latest.percent", "serving.pinned.percent"} <= paths
+
+
+def test_a_serving_revision_that_cannot_be_read_makes_the_run_incomplete(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    emulator(estate())
+    assert cli("baseline", "production").code == 0
+    emulator(estate(lambda project: project["revisions"][REGION].clear()))
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 3
+    report = DriftReport.model_validate_json(
+        (tmp_path / "reports" / "staging-vs-production.json").read_text()
+    )
+    [error] = report.errors
+    assert (error.resource, error.path) == (SERVICE, "serving.api-stg-00041-9f8")

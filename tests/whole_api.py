@@ -284,6 +284,51 @@ def service(env: str, project_id: str, number: str, build: str) -> dict[str, Any
     }
 
 
+def revision(env: str, project_id: str, number: str, build: str, serial: str) -> dict[str, Any]:
+    """A revision of the service as ``get_revision`` returns it: the template it was made from
+    (an older image) and what Cloud Run reports about it."""
+    template = service(env, project_id, number, build)["template"]
+    template["containers"][0]["image"] = IMAGE.replace("cd", "0a")
+    configured = {
+        key: template[key]
+        for key in (
+            "scaling",
+            "vpcAccess",
+            "timeout",
+            "serviceAccount",
+            "containers",
+            "volumes",
+            "executionEnvironment",
+            "encryptionKey",
+            "maxInstanceRequestConcurrency",
+            "serviceMesh",
+            "encryptionKeyRevocationAction",
+            "encryptionKeyShutdownDuration",
+            "sessionAffinity",
+            "nodeSelector",
+            "gpuZonalRedundancyDisabled",
+        )
+    }
+    configured["scaling"] = {"minInstanceCount": 2, "maxInstanceCount": 50}
+    return {
+        **configured,
+        "name": f"api-{env}-{serial}-{build[:3]}",
+        "uid": f"rev-{build}",
+        "generation": "1",
+        "labels": {"serving.knative.dev/configuration": f"api-{env}"},
+        "annotations": {"run.googleapis.com/client-name": "gcloud"},
+        "createTime": "2026-01-01T00:00:00Z",
+        "launchStage": "BETA",
+        "conditions": [{"type": "Ready", "state": "CONDITION_SUCCEEDED"}],
+        "observedGeneration": "1",
+        "logUri": f"https://console.cloud.google.com/logs?project={project_id}",
+        "satisfiesPzs": False,
+        "scalingStatus": {"desiredMinInstanceCount": 2},
+        "creator": f"deployer-{env}@{project_id}.iam.gserviceaccount.com",
+        "etag": f'"{build}"',
+    }
+
+
 def job(env: str, project_id: str, number: str, build: str) -> dict[str, Any]:
     name = f"migrate-{env}"
     main = container(env, project_id, build)
@@ -392,6 +437,11 @@ def project(env: str, project_id: str, number: str, build: str) -> dict[str, Any
         "services": {REGION: [service(env, project_id, number, build)]},
         "jobs": {REGION: [job(env, project_id, number, build)]},
         "worker_pools": {REGION: [worker_pool(env, project_id, number, build)]},
+        "revisions": {
+            REGION: [
+                revision(env, project_id, number, build, serial) for serial in ("00041", "00042")
+            ]
+        },
         "iam": {
             f"api-{env}": policy,
             f"jobs/migrate-{env}": copy.deepcopy(policy),

@@ -277,9 +277,13 @@ def workload_causes(resources: str) -> tuple[CauseRule, ...]:
         # One role's grants: a member granted with a condition on one side and without it on the
         # other (a time-boxed grant made permanent) is one difference of that role.
         CauseRule("iam-role", resources, re.compile(r"iam\.(?P<role>[^ ]+)(?: if .*)?"), _iam_role),
-        # A split of traffic or instances is one decision, however many targets it moves.
+        # A split of traffic or instances is one decision, however many targets it moves; what
+        # serves as a result of it is the same fact, and so is a failed deploy.
         CauseRule(
-            "split", resources, re.compile(r"(?:traffic|instance_splits)(?:\..+)?"), named("split")
+            "split",
+            resources,
+            re.compile(r"(?:traffic|instance_splits|serving|deploy)(?:\..+)?"),
+            named("split"),
         ),
     )
 

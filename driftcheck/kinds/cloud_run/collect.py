@@ -36,7 +36,19 @@ from driftcheck.sensitive import scrub
 
 SOURCE = "run.googleapis.com"
 ServiceResult = tuple[
-    str, str, Any, dict[str, Any] | None, list[CollectionErrorRecord], dict[str, Any]
+    str,
+    str,
+    Any,
+    dict[str, Any] | None,
+    list[CollectionErrorRecord],
+    dict[str, Any],
+    dict[str, Any],
+]
+# A further read per resource (a service's serving revisions): given the collector (for its
+# bounded ``call``), the limiter, the resource's key and its parsed form; what it returns joins
+# the resource's raw form before normalizing, and its failures join ``errors``.
+ExtraRead = Callable[
+    ["CloudRunCollector", RateLimiter, str, Any, list[CollectionErrorRecord]], dict[str, Any]
 ]
 Normalize = Callable[
     [dict[str, Any], dict[str, Any] | None, Neutralizer, Fingerprinter, Literals], dict[str, Any]
@@ -59,6 +71,7 @@ class RunResourceSpec:
     configured: Callable[[Environment], list[str] | None] = lambda env: None
     # Services are the kind a project always has: a region without any is most likely misspelt.
     empty_region_is_gap: bool = False
+    extra_read: ExtraRead | None = None
 
 
 def service_key(alias: str, name: str) -> str:
@@ -137,11 +150,12 @@ class CloudRunCollector(ApiCollector):
         # Normalizing here, while later calls are still in flight, frees pool workers sooner.
         for listing in listings.values():
             for future in listing.pending:
-                key, alias, service, iam, errors, sent = future.result()
+                key, alias, service, iam, errors, sent, extra = future.result()
                 raw = type(service).to_dict(
                     service, preserving_proto_field_name=True, use_integers_for_enums=False
                 )
                 merge_unknown(raw, sent, type(service).pb().DESCRIPTOR)
+                raw.update(extra)
                 if key in result.resources:
                     # Two services, one neutral name: comparing either would hide the other.
                     result.errors.append(
@@ -308,8 +322,10 @@ class CloudRunCollector(ApiCollector):
             if policy is None
             else json_format.MessageToDict(policy, preserving_proto_field_name=True)
         )
+        read = self._spec.extra_read
+        extra = read(self, limiter, key, service, errors) if read is not None else {}
         progress.advance()
-        return key, alias, service, iam, errors, sent
+        return key, alias, service, iam, errors, sent, extra
 
 
 _RUN_APP_URL = re.compile(r"^https://[a-z0-9-]+-(?P<number>[0-9]{6,})\.[a-z0-9-]+\.run\.app/?$")

@@ -37,8 +37,12 @@ FIELDS: FieldTable = {
         "invoker_iam_disabled": compared("invoker-check-disabled"),
         "labels": normalized("project, region and environment tokens neutral", "labels"),
         "last_modifier": volatile("who, not what (kept as context)"),
-        "latest_created_revision": volatile("a revision name, per deploy"),
-        "latest_ready_revision": volatile("a revision name, per deploy"),
+        "latest_created_revision": normalized(
+            "read to tell a failed deploy (deploy); the name is never compared", "serving"
+        ),
+        "latest_ready_revision": normalized(
+            "read to find what serves (serving); the name is never compared", "serving"
+        ),
         "launch_stage": normalized("unspecified is GA; lower case"),
         "multi_region_settings": normalized("regions as a set"),
         "name": volatile("the name is the resource key, in neutral form"),
@@ -51,7 +55,9 @@ FIELDS: FieldTable = {
         "terminal_condition": volatile(STATUS),
         "threat_detection_enabled": volatile(STATUS),
         "traffic": normalized("by meaning: latest, pinned, tags and what they point at", "traffic"),
-        "traffic_statuses": volatile(STATUS),
+        "traffic_statuses": normalized(
+            "the revisions receiving traffic are read and kept by meaning (serving)", "serving"
+        ),
         "uid": volatile(SET_BY),
         "update_time": volatile("when, not what (kept as context)"),
         "uri": volatile("derived from the name"),

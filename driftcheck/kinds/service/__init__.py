@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from driftcheck.kinds.cloud_run.fields import FIELDS
-from driftcheck.kinds.cloud_run.violations import plain_secret_violations
 from driftcheck.kinds.interface import ResourceKind
 from driftcheck.kinds.service import catalogue
 from driftcheck.kinds.service.collect import collect_services
 from driftcheck.kinds.service.normalize import normalize_service
+from driftcheck.kinds.service.violations import service_violations
 
 SERVICE = ResourceKind(
     name="service",
@@ -17,7 +17,10 @@ SERVICE = ResourceKind(
     catalogue=catalogue.CATALOGUE,
     violation_advice=catalogue.VIOLATIONS,
     causes=catalogue.CAUSES,
-    find_violations=plain_secret_violations,
+    find_violations=service_violations,
+    # Revision names of a failed deploy: judged by its violation, never kept in a baseline.
+    runner_observations=("deploy",),
+    judged_elsewhere=("deploy*",),
     fields=FIELDS,
     # Across environments a pinned version number is expected to differ; pinned-vs-latest is
     # drift.

@@ -102,6 +102,20 @@ TRAFFIC = Advice(
     "gcloud run services update-traffic SERVICE --to-latest (or --to-revisions=REVISION=PERCENT, "
     "--set-tags=TAG=REVISION)",
 )
+SERVING = Advice(
+    "What actually serves differs: a revision other than the baseline's receives traffic (a "
+    "failed deploy left an older revision serving, or traffic is pinned to one), so users meet "
+    "code and settings the baseline does not run, whatever the template says.",
+    "gcloud run revisions describe REVISION for what serves; fix the deploy, then gcloud run "
+    "services update-traffic SERVICE --to-latest",
+)
+FAILED_DEPLOY = Advice(
+    "The latest revision is not ready, so the service's template is not what serves: traffic "
+    "still goes to the last ready revision, and a check of the template alone would judge "
+    "configuration nobody runs.",
+    "gcloud run revisions describe REVISION (its conditions say why it failed); deploy again "
+    "once fixed",
+)
 SSH = Advice(
     "With SSH enabled, people can open a shell in the service's running instances: code and "
     "data change outside any deploy, and the baseline never grants that access.",
@@ -197,9 +211,13 @@ CATALOGUE: tuple[CatalogueRule, ...] = (
         advice=CONCURRENCY,
     ),
     CatalogueRule("traffic", "service/*", "traffic*", Severity.MEDIUM, advice=TRAFFIC),
+    CatalogueRule("serving", "service/*", "serving*", Severity.HIGH, advice=SERVING),
     *workload_rules("service/*", "services", "SERVICE"),
     CatalogueRule("scaling", "service/*", "template.scaling*", Severity.INFO, advice=SCALING),
     CatalogueRule("scaling", "service/*", "scaling*", Severity.INFO, advice=SCALING),
 )
-VIOLATIONS: tuple[ViolationAdvice, ...] = (PLAIN_SECRET,)
+VIOLATIONS: tuple[ViolationAdvice, ...] = (
+    PLAIN_SECRET,
+    ViolationAdvice("failed-deploy", Severity.HIGH, FAILED_DEPLOY),
+)
 CAUSES: tuple[CauseRule, ...] = workload_causes("service/*")

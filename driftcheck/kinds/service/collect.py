@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 from driftcheck.collectors.interface import CollectionContext, CollectorResult, Permission
 from driftcheck.kinds.cloud_run.collect import CloudRunCollector, RunResourceSpec
 from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.service.normalize import normalize_service
+from driftcheck.kinds.service.serving import read_serving
 
 SERVICES = RunResourceSpec(
     kind="service",
@@ -22,7 +26,9 @@ SERVICES = RunResourceSpec(
 
 def collect_services(context: CollectionContext, request: CollectRequest) -> CollectorResult:
     """Every (or every configured) service of the environment, in every region."""
+    # What serves is read with the revisions client, service by service.
+    spec = replace(SERVICES, extra_read=partial(read_serving, context.clients.revisions))
     collector = CloudRunCollector(
-        context.clients.run, SERVICES, context.settings, context.fingerprints, context.workers
+        context.clients.run, spec, context.settings, context.fingerprints, context.workers
     )
     return collector.collect(request.env)

@@ -9,6 +9,7 @@ from typing import Any
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
 from driftcheck.kinds.cloud_run.normalize import nonzero, normalize_iam_policy, normalize_template
+from driftcheck.kinds.service.serving import normalize_serving
 from driftcheck.normalize import Literals, canonical, prune
 from driftcheck.sensitive import Redactor
 
@@ -55,6 +56,7 @@ def normalize_service(
     # The name becomes the resource key; a template's revision name changes on every deploy.
     body: dict[str, Any] = {**SERVICE_DEFAULTS, **nonzero(dict(service))}
     body.pop("name", None)
+    serving, deploy = body.pop("_serving", None), body.pop("_deploy", None)
     if isinstance(body.get("build_config"), dict):
         body["build_config"] = {k: v for k, v in body["build_config"].items() if k != "name"}
     template = service.get("template")
@@ -64,6 +66,15 @@ def normalize_service(
         body["traffic"] = normalize_traffic(traffic)
     if iam_policy is not None:
         body["iam"] = normalize_iam_policy(iam_policy, neutral)
+    if serving is not None:
+
+        def runs(revision: dict[str, Any]) -> dict[str, Any]:
+            template = normalize_template(revision, fingerprints, neutral, literals)
+            return dict(prune(canonical(template, neutral, redactor=Redactor(fingerprints))))
+
+        body["serving"] = normalize_serving(serving, runs)
+    if deploy:
+        body["deploy"] = deploy
     result: dict[str, Any] = prune(canonical(body, neutral, redactor=Redactor(fingerprints)))
     # An unspecified enum is pruned as unset: the default it stands for is written instead.
     for key, default in SERVICE_DEFAULTS.items():
