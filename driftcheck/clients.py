@@ -9,6 +9,8 @@ libraries are deferred so that ``--help`` and ``diff`` stay fast.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +31,20 @@ class ApiClients:
 
     run: Any
     secrets: Any
-    http: Any
+    http_factory: Callable[[], Any]
     endpoints: dict[str, str] = field(default_factory=dict)
     principal: str = "unknown"
+    _http: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def http(self) -> Any:
+        """The plain HTTP client (probes, JWKS), built on first use: most runs never need it,
+        and importing httpx costs a run's start 50 ms."""
+        with self._lock:
+            if self._http is None:
+                self._http = self.http_factory()
+            return self._http
 
 
 def _endpoint(var: str) -> str | None:
@@ -67,7 +80,6 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
 
 def build_clients(pool_size: int = 16) -> ApiClients:
     """Clients for Cloud Run and Secret Manager, honouring the emulator variables."""
-    import httpx
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import run_v2, secretmanager_v1
@@ -100,7 +112,7 @@ def build_clients(pool_size: int = 16) -> ApiClients:
             pool_size,
             emulator=secrets_endpoint is not None,
         ),
-        http=httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"}),
+        http_factory=_http_client,
         # Credentials in an endpoint URL (user info, a query) never reach a report.
         endpoints={
             "run": display_url(run_endpoint or RUN_PUBLIC),
@@ -108,6 +120,12 @@ def build_clients(pool_size: int = 16) -> ApiClients:
         },
         principal=principal,
     )
+
+
+def _http_client() -> Any:
+    import httpx
+
+    return httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"})
 
 
 def _default_credentials() -> tuple[Any, str]:
