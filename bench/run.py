@@ -7,9 +7,15 @@
 2. Compare and render (json, html, md) for 300 and 3,000 services with 5% drifted, each in a fresh
    process so that peak RSS is its own.
 3. End to end, as users run it: ``driftcheck baseline`` and ``driftcheck check`` processes, start
-   to exit, against the emulator with latency, at 300 and 3,000 services; and ``driftcheck diff``
-   of two stored snapshots at 3,000, 30,000 and 50,000 services. Peak RSS is the measured
-   process's own (``os.wait4``), not the parent's.
+   to exit, against the emulator with latency, at 300 and 3,000 services, one secret for every
+   ten services; side by side with a sequential and a 16-thread script using the same client
+   (also whole processes); a multi-project estate checked with ``check --all`` in one process;
+   a run under a configured quota with its calls counted per 60-second window; and
+   ``driftcheck diff`` of two stored snapshots at 3,000, 30,000 and 50,000 services. Peak RSS is
+   the measured process's own (``os.wait4``), not the parent's.
+
+The ideal of a run is the larger of API calls x latency / concurrency and its quota floor.
+``python bench/run.py diff quota`` runs some parts only.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +49,24 @@ PAGE_SIZE = 100
 KEY = "benchmark-fingerprint-key-0123456789"
 
 
-def serve(scenario_json: str, ready: Any, stop: Any) -> None:
-    """Child process: run the emulator until told to stop."""
-    from driftcheck.emulator import EmulatorServer
+def serve(scenario_json: str, ready: Any, stop: Any, times: bool = False) -> None:
+    """Child process: run the emulator until told to stop; hand back the number of calls (with
+    ``times``, the time and path of each, for the quota check)."""
+    from driftcheck.emulator import EmulatorServer, server
 
-    with EmulatorServer(Scenario.model_validate_json(scenario_json)) as server:
-        ready.put(server.url)
+    arrivals: list[tuple[float, str]] = []
+    if times:
+        original = server._Handler._serve
+
+        def timed(handler: Any, method: str) -> None:
+            arrivals.append((time.monotonic(), handler.path))
+            original(handler, method)
+
+        server._Handler._serve = timed  # type: ignore[method-assign, assignment]
+    with EmulatorServer(Scenario.model_validate_json(scenario_json)) as emulator:
+        ready.put(emulator.url)
         stop.wait()
-        ready.put(len(server.calls))
+        ready.put(arrivals if times else len(emulator.calls))
 
 
 def collection_benchmark() -> None:
@@ -231,11 +247,14 @@ def compare_render_benchmark() -> None:
     print(f"  10x services cost {total_large / total_small:.1f}x the time (target <= 12x)")
 
 
-def measured(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """Run one driftcheck process; its wall time, its own peak RSS (MB) and its exit code."""
+def measured(
+    argv: list[str], env: dict[str, str], cwd: Path, module: bool = True
+) -> tuple[float, float, int]:
+    """Run one driftcheck process (or, with ``module`` false, a script of this folder); its wall
+    time, its own peak RSS (MB) and its exit code."""
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - driftcheck itself, fixed arguments
-        [sys.executable, "-m", "driftcheck", *argv],
+        [sys.executable, *(["-m", "driftcheck"] if module else []), *argv],
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
@@ -254,6 +273,7 @@ class Emulated:
     config: Path
     env: dict[str, str]
     calls: int = 0
+    arrivals: list[tuple[float, str]] = field(default_factory=list)
 
     def run(self, *argv: str) -> tuple[float, float, int]:
         """One measured driftcheck process against the emulator."""
@@ -261,11 +281,19 @@ class Emulated:
 
 
 @contextmanager
-def emulated(scenario: Scenario, rate_limit: int) -> Iterator[Emulated]:
-    """Serve ``scenario`` from a child process; ``calls`` holds the calls it received after."""
+def emulated(
+    scenario: Scenario,
+    rate_limit: int,
+    environments: dict[str, Any] | None = None,
+    times: bool = False,
+) -> Iterator[Emulated]:
+    """Serve ``scenario`` from a child process; ``calls`` holds the calls it received after
+    (``arrivals`` their times, with ``times``)."""
     ready: Any = multiprocessing.Queue()
     stop = multiprocessing.Event()
-    child = multiprocessing.Process(target=serve, args=(scenario.model_dump_json(), ready, stop))
+    child = multiprocessing.Process(
+        target=serve, args=(scenario.model_dump_json(), ready, stop, times)
+    )
     child.start()
     url = ready.get(timeout=600)
     env = {
@@ -282,32 +310,235 @@ def emulated(scenario: Scenario, rate_limit: int) -> Iterator[Emulated]:
     }
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "driftcheck.yaml"
-        config.write_text(json.dumps(config_data(api=api)))
+        extra = {"environments": environments} if environments else {}
+        config.write_text(json.dumps(config_data(api=api, **extra)))
         session = Emulated(Path(folder), config, env)
         try:
             yield session
         finally:
             stop.set()
-            session.calls = ready.get(timeout=600)
+            answer = ready.get(timeout=600)
+            session.arrivals = answer if times else []
+            session.calls = len(answer) if times else answer
             child.join(timeout=60)
+
+
+def with_secrets(scenario: Scenario, every: int = 10) -> Scenario:
+    """``scenario`` with one secret (two versions, the older disabled) for every ``every``
+    services of each project, each referenced by ``every`` services through ``latest``."""
+    data = scenario.model_dump()
+    for project in data["projects"].values():
+        services = [svc for region in project["services"].values() for svc in region]
+        count = max(1, len(services) // every)
+        for index, svc in enumerate(services):
+            svc["template"]["containers"][0]["env"].append(
+                {
+                    "name": "DB_PASSWORD",
+                    "valueSource": {
+                        "secretKeyRef": {"secret": f"db-{index % count:04d}", "version": "latest"}
+                    },
+                }
+            )
+        project["secrets"] = {
+            f"db-{n:04d}": {
+                "versions": [
+                    {"version": 1, "state": "DISABLED", "payload": "old"},
+                    {"version": 2, "payload": f"password-{n}"},
+                ]
+            }
+            for n in range(count)
+        }
+    return Scenario.model_validate(data)
+
+
+def script(threads: int) -> None:
+    """Child process: what a user might write instead of driftcheck, with the same client.
+    Each environment in turn: list every page, then read the IAM policy of each service, then
+    each referenced secret (metadata, versions, latest payload), ``threads`` at a time; then
+    diff the two environments and write the differences as JSON."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from google.protobuf import json_format
+
+    from driftcheck.clients import build_clients
+
+    clients = build_clients(pool_size=threads)
+
+    def service(svc: Any) -> tuple[str, Any]:
+        iam = clients.run.get_iam_policy(request={"resource": svc.name})
+        body = type(svc).to_dict(svc)
+        body["iam"] = json_format.MessageToDict(iam)
+        for volatile in ("name", "uid", "uri", "etag", "create_time", "update_time"):
+            body.pop(volatile, None)
+        return svc.name.rsplit("/", 1)[-1], body
+
+    def secret(name: str) -> tuple[str, Any]:
+        meta = clients.secrets.get_secret(request={"name": name})
+        versions = [v.name for v in clients.secrets.list_secret_versions(request={"parent": name})]
+        payload = clients.secrets.access_secret_version(request={"name": f"{name}/versions/latest"})
+        return name.rsplit("/", 1)[-1], [meta.labels and dict(meta.labels), versions, payload.name]
+
+    def collect(project: str) -> dict[str, Any]:
+        parent = f"projects/{project}/locations/us-central1"
+        found = [
+            s
+            for page in clients.run.list_services(request={"parent": parent}).pages
+            for s in page.services
+        ]
+        with ThreadPoolExecutor(threads) as pool:
+            services = dict(pool.map(service, found))
+            names = {
+                f"projects/{project}/secrets/{env['value_source']['secret_key_ref']['secret']}"
+                for body in services.values()
+                for container in body["template"]["containers"]
+                for env in container.get("env", [])
+                if env.get("value_source")
+            }
+            secrets = dict(pool.map(secret, sorted(names)))
+        return {"services": services, "secrets": secrets}
+
+    def neutral(value: Any) -> str:
+        return json.dumps(value, sort_keys=True).replace(STAGING, PROD)
+
+    before, after = collect(PROD), collect(STAGING)
+    differing = sorted(
+        f"{kind}/{name}"
+        for kind in ("services", "secrets")
+        for name in before[kind].keys() | after[kind].keys()
+        if neutral(before[kind].get(name)) != neutral(after[kind].get(name))
+    )
+    Path("script-diff.json").write_text(json.dumps(differing))
+
+
+def ideal_seconds(calls: int, concurrency: int = CONCURRENCY) -> float:
+    """Calls x latency / concurrency (rate limits above the calls made)."""
+    return calls * LATENCY_MS / 1000 / concurrency
 
 
 def end_to_end_benchmark() -> None:
     print(
         f"end to end (processes, {LATENCY_MS:.0f} ms latency, concurrency {CONCURRENCY}, "
-        "rate limits above the calls made)"
+        "one secret per 10 services, rate limits above the calls made)"
     )
     for count in (300, 3000):
-        with emulated(large_estate(count, LATENCY_MS, PAGE_SIZE), 1_000_000) as emulator:
+        estate = with_secrets(large_estate(count, LATENCY_MS, PAGE_SIZE))
+        with emulated(estate, 1_000_000) as emulator:
             baseline = emulator.run("baseline", "production")
             check = emulator.run("check", "staging", "--against", "production")
-        ideal = emulator.calls / 2 * LATENCY_MS / 1000 / CONCURRENCY
+        per_run = emulator.calls // 2
+        ideal = ideal_seconds(per_run)
+        target = 1.6 if count < 1000 else 1.3
+        ratio = check[0] / ideal
         print(
-            f"  {count:>5} services: baseline {baseline[0]:.2f} s ({baseline[1]:.0f} MB, exit "
-            f"{baseline[2]}), check {check[0]:.2f} s ({check[1]:.0f} MB, exit {check[2]}); "
-            f"ideal per run {ideal:.2f} s; check / ideal {check[0] / ideal:.2f} "
-            f"(target <= {1.6 if count < 1000 else 1.3})"
+            f"  {count:>5} services, {per_run} calls a run: baseline {baseline[0]:.2f} s "
+            f"({baseline[1]:.0f} MB, exit {baseline[2]}), check {check[0]:.2f} s "
+            f"({check[1]:.0f} MB, exit {check[2]}); ideal {ideal:.2f} s; "
+            f"check / ideal {ratio:.2f} (target <= {target}: {verdict(ratio <= target)})"
         )
+        scripts = {16: 0.0} if count > 1000 else {16: 0.0, 1: 0.0}
+        for threads in scripts:
+            with emulated(estate, 1_000_000) as emulator:
+                scripts[threads] = measured(
+                    [str(Path(__file__).resolve()), "--script", str(threads)],
+                    emulator.env,
+                    emulator.folder,
+                    module=False,
+                )[0]
+        ours = baseline[0] + check[0]
+        target = 1.2 if count < 1000 else 1.5
+        speedup = scripts[16] / ours
+        line = (
+            f"         baseline + check {ours:.2f} s; 16-thread script {scripts[16]:.2f} s: "
+            f"{speedup:.2f}x (target >= {target}: {verdict(speedup >= target)})"
+        )
+        if 1 in scripts:
+            line += f"; sequential script {scripts[1]:.2f} s: {scripts[1] / ours:.1f}x"
+        else:
+            line += (
+                f"; sequential script not run (at least {2 * per_run * LATENCY_MS / 1000:.0f} s)"
+            )
+        print(line)
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
+
+
+def estate_benchmark(projects: int = 12, count: int = 100) -> None:
+    """A multi-project estate (``projects`` environments of ``count`` services, with secrets)
+    checked in one process with ``check --all``, each against its own baseline."""
+    from tests.factories import project, service
+
+    names = [f"env-{n:02d}" for n in range(projects)]
+    scenario = Scenario.model_validate(
+        {
+            "projects": {
+                f"acme-{name}": project(
+                    [service(f"svc-{i:04d}", f"acme-{name}") for i in range(count)],
+                    f"{100000000000 + n}",
+                    iam={f"svc-{i:04d}": {"bindings": []} for i in range(count)},
+                )
+                for n, name in enumerate(names)
+            },
+            "latency_ms": LATENCY_MS,
+            "max_page_size": PAGE_SIZE,
+        }
+    )
+    scenario = with_secrets(scenario)
+    environments = {
+        name: {
+            "project": f"acme-{name}",
+            "project_number": f"{100000000000 + n}",
+            "regions": ["us-central1"],
+        }
+        for n, name in enumerate(names)
+    }
+    with emulated(scenario, 1_000_000, environments) as emulator:
+        for name in names:
+            emulator.run("baseline", name)
+        wall, rss, code = emulator.run("check", "--all")
+    per_run = emulator.calls // 2
+    ideal = ideal_seconds(per_run)
+    print(
+        f"estate: {projects} projects x {count} services with secrets, `check --all` in one "
+        f"process: {wall:.2f} s ({rss:.0f} MB, exit {code}), {per_run} calls, ideal {ideal:.2f} s; "
+        f"ratio {wall / ideal:.2f} (target <= 1.2: {verdict(wall / ideal <= 1.2)})"
+    )
+
+
+def quota_benchmark(count: int = 400, quota: int = 240) -> None:
+    """``check`` of ``count`` services under a configured Cloud Run quota of ``quota`` calls a
+    minute: the emulator times every call; no 60-second window may hold more than the quota."""
+    import bisect
+
+    from tests.factories import project, service
+
+    scenario = Scenario.model_validate(
+        {
+            "projects": {
+                PROD: project([service("svc-0000", PROD)], "111111111111"),
+                STAGING: project([service(f"svc-{i:04d}", STAGING) for i in range(count)], "2222"),
+            },
+            "latency_ms": LATENCY_MS,
+            "max_page_size": PAGE_SIZE,
+        }
+    )
+    with emulated(scenario, quota, times=True) as emulator:
+        emulator.run("baseline", "production")
+        wall, _rss, code = emulator.run("check", "staging", "--against", "production")
+    checked = sorted(t for t, path in emulator.arrivals if f"/{STAGING}/" in path)
+    busiest = max(
+        bisect.bisect_left(checked, start + 60.0) - index for index, start in enumerate(checked)
+    )
+    calls = len(checked)
+    floor = 60.0 * ((calls - 1) // quota)
+    ideal = max(ideal_seconds(calls), floor + LATENCY_MS / 1000)
+    print(
+        f"quota: check of {count} services under run: {quota}/min per project and region: "
+        f"{calls} calls in {wall:.1f} s (exit {code}; ideal {ideal:.1f} s, the quota floor); "
+        f"busiest 60-second window {busiest} calls "
+        f"(target <= {quota}: {verdict(busiest <= quota)})"
+    )
 
 
 def large_estate_benchmark(count: int = 50_000) -> None:
@@ -389,9 +620,17 @@ def diff_benchmark() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--compare-child":
         compare_render_child(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--script":
+        script(int(sys.argv[2]))
     else:
-        collection_benchmark()
-        compare_render_benchmark()
-        end_to_end_benchmark()
-        diff_benchmark()
-        large_estate_benchmark()
+        parts = {
+            "collection": collection_benchmark,
+            "compare": compare_render_benchmark,
+            "end-to-end": end_to_end_benchmark,
+            "estate": estate_benchmark,
+            "quota": quota_benchmark,
+            "diff": diff_benchmark,
+            "large": large_estate_benchmark,
+        }
+        for name in sys.argv[1:] or list(parts):
+            parts[name]()

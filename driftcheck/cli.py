@@ -13,6 +13,7 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -361,11 +362,12 @@ def check(
     Several environments (or --all) are collected at once in one process, sharing one worker
     pool and one set of rate limits; the exit code is the most severe of the checks.
     """
+    from driftcheck.concurrency import start_bounded
     from driftcheck.errors import UsageError
     from driftcheck.pipeline import run_checks
-    from driftcheck.render.interface import parse_formats
+    from driftcheck.render.interface import parse_formats, prepare
 
-    parse_formats(formats)  # a bad --format is a usage error before any API call
+    chosen = parse_formats(formats)  # a bad --format is a usage error before any API call
     options = ReportOptions(formats, Path(out_dir) if out_dir else None, fail_on, output, no_color)
     config = _config(ctx)
     names = list(config.model.environments) if all_envs else list(dict.fromkeys(envs))
@@ -374,6 +376,8 @@ def check(
     if len(names) > 1 and output == "json":
         raise UsageError("--output json reports one check: name one environment")
     pairs = [(name, base_env or name) for name in names]
+    # Renderers load while collection waits on the network, not after it.
+    start_bounded(partial(prepare, chosen))
     with _collection(ctx, config) as context:
         comparisons = run_checks(config, pairs, context, command=_command_line())
     codes = [_report(c, options, config.reports_dir) for c in comparisons]

@@ -32,7 +32,7 @@ class ApiClients:
 
     run: Any
     secrets: Any
-    http: Any
+    http_factory: Callable[[], Any]
     endpoints: dict[str, str] = field(default_factory=dict)
     principal: str = "unknown"
     # Cloud Run's other collections, on the same endpoint as services.
@@ -41,8 +41,9 @@ class ApiClients:
     revisions: Any = None
     # Clients built on first use (the APIs behind the VPC, read only when configured).
     factories: dict[str, Callable[[], tuple[Any, str]]] = field(default_factory=dict)
-    _built: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _http: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def client(self, api: str) -> Any:
         """The client of ``api`` (``vpcaccess``, ``redis``, ``sqladmin``), built once."""
@@ -50,6 +51,15 @@ class ApiClients:
             if api not in self._built:
                 self._built[api], self.endpoints[api] = self.factories[api]()
             return self._built[api]
+
+    @property
+    def http(self) -> Any:
+        """The plain HTTP client (probes, JWKS), built on first use: most runs never need it,
+        and importing httpx costs a run's start 50 ms."""
+        with self._lock:
+            if self._http is None:
+                self._http = self.http_factory()
+            return self._http
 
 
 def _endpoint(var: str) -> str | None:
@@ -86,7 +96,6 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
 
 def build_clients(pool_size: int = 16) -> ApiClients:
     """Clients for Cloud Run and Secret Manager, honouring the emulator variables."""
-    import httpx
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import run_v2, secretmanager_v1
@@ -122,7 +131,7 @@ def build_clients(pool_size: int = 16) -> ApiClients:
             pool_size,
             emulator=secrets_endpoint is not None,
         ),
-        http=httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"}),
+        http_factory=_http_client,
         # Credentials in an endpoint URL (user info, a query) never reach a report.
         endpoints={
             "run": display_url(run_endpoint or RUN_PUBLIC),
@@ -193,6 +202,12 @@ def dependency_factories(pool_size: int) -> dict[str, Callable[[], tuple[Any, st
         )
 
     return {"vpcaccess": vpcaccess, "redis": redis, "sqladmin": sqladmin}
+
+
+def _http_client() -> Any:
+    import httpx
+
+    return httpx.Client(headers={"User-Agent": f"driftcheck/{__version__}"})
 
 
 def _default_credentials() -> tuple[Any, str]:

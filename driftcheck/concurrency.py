@@ -20,6 +20,7 @@ from driftcheck.progress import NullProgress, Progress
 
 T = TypeVar("T")
 DEFAULT_CONCURRENCY = 16
+ARRIVAL_MARGIN_SECONDS = 0.25
 
 
 class RateLimiter:
@@ -37,7 +38,10 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.quota = max(1, int(per_minute))
-        self.window = 60.0 * self.quota / per_minute
+        # A call is counted when it leaves and reaches the API a little later, by a time that
+        # varies (scheduling, the network): the window is kept that much longer, so that the
+        # API, counting on its side, never sees more than the quota in 60 seconds either.
+        self.window = 60.0 * self.quota / per_minute + ARRIVAL_MARGIN_SECONDS
         self._clock = clock
         self._sleep = sleep
         self._sent: deque[float] = deque()

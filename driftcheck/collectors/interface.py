@@ -169,8 +169,8 @@ def pages(
     iterator = iter(pager.pages)
     for count in range(MAX_PAGES + 1):
         if count:
-            before_next()
             with slot or nullcontext():
+                before_next()  # in the slot: the call goes out when the limiter counts it
                 page = next(iterator, None)
         else:
             page = next(iterator, None)  # the first page came with the call that made the pager
@@ -260,8 +260,11 @@ class ApiCollector:
         self._workers = workers
 
     def call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """One API call: wait for the rate limiter, then call with retry and timeout, holding
-        one of the pool's slots while it is in flight."""
-        limiter.acquire()
+        """One API call: take one of the pool's slots, wait for the rate limiter, then call with
+        retry and timeout."""
+        # The limiter is taken once the slot is held, so that the call goes out when the limiter
+        # counts it: taken before, a call could wait for a slot while the window moves on, and
+        # more than the quota would reach the API in some 60 seconds.
         with self._workers.slots:
+            limiter.acquire()
             return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)

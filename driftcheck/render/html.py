@@ -427,6 +427,13 @@ def _legend(report: DriftReport) -> list[tuple[str, str, str]]:
     return rows
 
 
+def prepare() -> None:
+    """Load jinja2 and compile the page template ahead of use (see ``interface.prepare``)."""
+    _asset("report.css")
+    _asset("report.js")
+    _environment().get_template("report.html.j2")
+
+
 def render(report: DriftReport) -> str:
     """The whole HTML page."""
     style, script = _asset("report.css"), _asset("report.js")

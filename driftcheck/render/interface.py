@@ -56,6 +56,18 @@ class ReportFormat(StrEnum):
         return renderers[self]
 
 
+def prepare(formats: Sequence[ReportFormat]) -> None:
+    """Import the renderers of ``formats`` and compile the HTML template. ``check`` runs this on
+    a thread of its own while it waits for the API, so that a short run does not pay for it
+    after collecting; rendering itself is unchanged."""
+    for fmt in formats:
+        fmt.renderer  # noqa: B018 - imported for its side effect
+    if ReportFormat.HTML in formats:
+        from driftcheck.render import html
+
+        html.prepare()
+
+
 DEFAULT_FORMATS = "json,html,md"
 
 

@@ -24,7 +24,7 @@ from driftcheck.collectors.interface import (
     guarded,
     pages,
 )
-from driftcheck.concurrency import Workers
+from driftcheck.concurrency import Workers, start_bounded
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
@@ -199,15 +199,22 @@ class SecretManagerCollector(ApiCollector):
         key = secret_key(name, neutral)
         project = _project_of(name, env)
         secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
-        try:
-            secret = self._call(
-                "secretmanager", project, self._client.get_secret, request={"name": secret_path}
-            )()
-        except core.NotFound:
-            return {"exists": False, "references": _reference_map(plan, name, {}, None)}
-        except api_failures() as exc:
-            errors.append(failure_record(SOURCE, key, exc, GET_PERMISSION))
-            return None
+        # One secret's calls are pipelined: its metadata and (when it will be needed) the payload
+        # of its latest version are read on threads of their own while its versions are listed
+        # here; every call still takes the rate limiter and a slot of the shared cap.
+        metadata_read = start_bounded(
+            partial(
+                _outcome,
+                self._call(
+                    "secretmanager", project, self._client.get_secret, request={"name": secret_path}
+                ),
+            )
+        )
+        latest_payload = (
+            start_bounded(partial(_outcome, self._access_call(project, secret_path, "latest")))
+            if self._access_payloads and _wants_latest(plan, name)
+            else None
+        )
         limiter = self._workers.limits.limiter("secretmanager", project)
         listing = self._call(
             "secretmanager",
@@ -215,6 +222,7 @@ class SecretManagerCollector(ApiCollector):
             self._client.list_secret_versions,
             request={"parent": secret_path},
         )
+        listing_errors: list[CollectionErrorRecord] = []
         versions = guarded(
             lambda: [
                 v
@@ -223,9 +231,19 @@ class SecretManagerCollector(ApiCollector):
             ],
             source=SOURCE,
             resource=key,
-            errors=errors,
+            errors=listing_errors,
             permission=LIST_PERMISSION,
         )
+        secret, failure = metadata_read.result()
+        # What the metadata read says comes first, as if it had been read alone.
+        if isinstance(failure, core.NotFound):
+            return {"exists": False, "references": _reference_map(plan, name, {}, None)}
+        if failure is not None:
+            if not isinstance(failure, api_failures()):
+                raise failure
+            errors.append(failure_record(SOURCE, key, failure, GET_PERMISSION))
+            return None
+        errors.extend(listing_errors)
         if versions is None:
             return None
         states = {_version_number(v.name): v.state.name.lower() for v in versions}
@@ -234,8 +252,13 @@ class SecretManagerCollector(ApiCollector):
         resolved = {ref.version for ref in plan.references.get(name, [])}
         if plan.consumers.get(name) or not resolved:
             resolved.add("latest")
+        prefetched: dict[str, Any] = {}
+        if latest_payload is not None:
+            response, _failure = latest_payload.result()
+            if response is not None and latest == _version_number(response.name):
+                prefetched[latest] = response  # else read again below, as if never prefetched
         fingerprints = self._fingerprint_versions(
-            project, secret_path, resolved, states, latest, key, errors
+            project, secret_path, resolved, states, latest, key, errors, prefetched
         )
         if fingerprints is None:
             return None
@@ -265,22 +288,21 @@ class SecretManagerCollector(ApiCollector):
         latest: str | None,
         key: str,
         errors: list[CollectionErrorRecord],
+        prefetched: Mapping[str, Any],
     ) -> dict[str, Any] | None:
-        """Fingerprint of each enabled version in use; None when access failed."""
+        """Fingerprint of each enabled version in use (a payload already read is not read
+        again)."""
         numbers = {latest if version == "latest" else version for version in requested}
         result: dict[str, Any] = {}
         for number in sorted(n for n in numbers if n is not None and states.get(n) == "enabled"):
             if not self._access_payloads:
                 result[number] = dict(UNAVAILABLE)
                 continue
-            call = self._call(
-                "secretmanager_access",
-                project,
-                self._client.access_secret_version,
-                request={"name": f"{secret_path}/versions/{number}"},
-            )
+            if number in prefetched:
+                result[number] = self._fingerprints.redacted(prefetched[number].payload.data)
+                continue
             response = guarded(
-                call,
+                self._access_call(project, secret_path, number),
                 source=SOURCE,
                 resource=key,
                 errors=errors,
@@ -295,6 +317,14 @@ class SecretManagerCollector(ApiCollector):
             result[number] = self._fingerprints.redacted(response.payload.data)
         return result
 
+    def _access_call(self, project: str, secret_path: str, version: str) -> Callable[[], Any]:
+        return self._call(
+            "secretmanager_access",
+            project,
+            self._client.access_secret_version,
+            request={"name": f"{secret_path}/versions/{version}"},
+        )
+
     def _consumers(self, variables: list[str]) -> dict[str, Any]:
         """Fingerprints of the values that consumers hold (read from driftcheck's environment)."""
         held: dict[str, Any] = {}
@@ -306,6 +336,24 @@ class SecretManagerCollector(ApiCollector):
                 else {"set": True, "value": self._fingerprints.redacted(value)}
             )
         return held
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """A call's result or its exception, to be looked at by whoever waits for it."""
+    try:
+        return call(), None
+    except Exception as exc:  # noqa: BLE001 - handed over and judged by the waiting caller
+        return None, exc
+
+
+def _wants_latest(plan: SecretPlan, name: str) -> bool:
+    """Whether the latest version's payload will be read (see ``_collect_secret``)."""
+    references = plan.references.get(name, [])
+    return (
+        bool(plan.consumers.get(name))
+        or not references
+        or any(ref.version == "latest" for ref in references)
+    )
 
 
 def _project_of(reference: str, env: Environment) -> str:

@@ -1,0 +1,79 @@
+"""The fast paths give exactly what the general ones give: the line reader of canonical YAML
+what libyaml's events give, the change walker of ``compare`` the paths deepdiff reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepdiff import DeepDiff
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from driftcheck.compare import _comparison_point, _diff_paths, _dotted
+from driftcheck.yamlio import _from_events, _from_lines, _LineReader, _Unusual, dump_yaml
+
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+scalars = st.one_of(
+    text,
+    st.sampled_from(["", " x", "x ", "'q'", '"d"', "a: b", "- x", "#c", "it's", "null", "1e3"]),
+    st.sampled_from(["true", "~", "0o7", "0x1F", "2024-01-02", "1:30", "-", "?", "{}", "[]"]),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+)
+keys = st.one_of(text, st.sampled_from(["a", "b", "1", "true", "x: y", "- k", "'k'"]))
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, documents, min_size=1, max_size=4))
+def test_line_reader_reads_what_libyaml_reads(data: dict[str, Any]) -> None:
+    written = dump_yaml(data)
+    expected = _from_events(written)
+    try:
+        fast = _LineReader(written).document()
+    except _Unusual:
+        fast = expected  # left to libyaml
+    assert repr(fast) == repr(expected)
+    assert repr(_from_lines(written)) == repr(expected)
+
+
+def test_line_reader_takes_canonical_snapshots_itself() -> None:
+    body = {"resources": {"service/r/api": {"env": [{"name": "A", "value": "1"}], "n": 3}}}
+    assert _LineReader(dump_yaml(body)).document() == body
+
+
+bodies = st.recursive(
+    st.one_of(st.sampled_from([0, 1, 1.0, True, False, None, "a", "b", ""]), text),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _deepdiff_paths(before: dict[str, Any], after: dict[str, Any]) -> list[list[Any]]:
+    diff = DeepDiff(before, after, threshold_to_diff_deeper=0, view="tree", verbose_level=2)
+    paths: dict[str, list[Any]] = {}
+    for report_type in diff:
+        for node in diff[report_type]:
+            point = _comparison_point(before, after, list(node.path(output_format="list")))
+            paths.setdefault(_dotted(point), point)
+    return [paths[key] for key in sorted(paths)]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), bodies, max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), bodies, max_size=3),
+)
+def test_changed_paths_are_deepdiffs(before: dict[str, Any], after: dict[str, Any]) -> None:
+    if before == after:
+        return  # compare never walks equal bodies
+    assert _diff_paths(before, after) == _deepdiff_paths(before, after)
