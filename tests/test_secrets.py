@@ -332,3 +332,46 @@ def test_no_canary_anywhere(
 
 def read_text_of(path: Path) -> str:
     return path.read_text(encoding="utf-8")
+
+
+def _with_metadata(scenario_: Scenario, project_id: str, metadata: dict[str, Any]) -> Scenario:
+    data = scenario_.model_dump()
+    data["projects"][project_id]["secrets"]["e2e-key"]["metadata"] = metadata
+    return Scenario.model_validate(data)
+
+
+def _metadata(
+    project_id: str, number: str, aliases: dict[str, str], *replicas: str
+) -> dict[str, Any]:
+    return {
+        "expireTime": f"2027-0{len(project_id) % 9 + 1}-01T00:00:00Z",
+        "versionAliases": aliases,
+        "policyMember": {
+            "iamPolicyNamePrincipal": f"principal://parametermanager.googleapis.com/projects/"
+            f"{number}/secrets/e2e-key",
+            "iamPolicyUidPrincipal": f"principal://secretmanager.googleapis.com/uid/{number}",
+        },
+        "replication": {"userManaged": {"replicas": [{"location": r} for r in replicas]}},
+    }
+
+
+def test_per_environment_secret_metadata_is_no_drift_but_an_alias_name_is(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    """The moment a secret expires, the principals derived from its ids, the version numbers its
+    aliases point at and the order of its replicas differ per environment: no finding. An alias
+    that exists on one side only is one."""
+    prod = _metadata(PROD, "111111111111", {"current": "1"}, "us-east1", "europe-west1")
+    staging = _metadata(STAGING, "222222222222", {"current": "3"}, "europe-west1", "us-east1")
+    served = _with_metadata(_with_metadata(estate(), PROD, prod), STAGING, staging)
+    emulator(served)
+    config = secret_config(tmp_path)
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    result = run_cli("--config", str(config), "check", "staging", "--against", "production")
+    assert result.code == 0, result.stdout
+    staging["versionAliases"] = {"current": "3", "canary": "2"}
+    emulator(_with_metadata(estate(), STAGING, staging))
+    result = run_cli("--config", str(config), "check", "staging", "--against", "production")
+    assert result.code == 1
+    found = [(f.resource, f.path) for f in report(tmp_path, "staging-vs-production").findings]
+    assert found == [("secret/e2e-key", "version_aliases")]

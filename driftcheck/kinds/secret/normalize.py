@@ -18,6 +18,8 @@ VOLATILE = (
     "etag",
     # An absolute moment, different in every environment; the ttl it came from is compared.
     "expire_time",
+    # Principals Secret Manager derives from the secret's own ids: output only.
+    "policy_member",
 )
 
 
