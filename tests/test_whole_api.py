@@ -389,6 +389,10 @@ def test_a_failed_deploy_is_a_violation_naming_what_still_serves(
     )
     # What serves (the older revision's image) is compared with what production serves.
     assert any(e.path.startswith("serving.latest") for e in finding.evidence)
+    # Revision names are never approved: a baseline taken now does not keep them.
+    assert cli("baseline", "staging").code == 0
+    approved = (tmp_path / "baselines" / "staging.yaml").read_text()
+    assert "00043" not in approved and "deploy:" not in approved
 
 
 def test_a_traffic_split_to_another_revision_is_one_finding(
