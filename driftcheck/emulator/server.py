@@ -127,9 +127,11 @@ def _crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def _page_window(query: dict[str, list[str]], cap: int) -> tuple[int, int]:
-    """(first index, page size) of a list call's ``pageToken`` and ``pageSize``."""
-    size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
+def _page_window(
+    query: dict[str, list[str]], cap: int, size_parameter: str = "pageSize"
+) -> tuple[int, int]:
+    """(first index, page size) of a list call's ``pageToken`` and page size parameter."""
+    size = min(int((query.get(size_parameter) or [str(cap)])[0] or cap) or cap, cap)
     token = (query.get("pageToken") or ["0"])[0] or "0"
     if not token.isdigit():
         raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
@@ -230,12 +232,7 @@ class _Api:
         self, project: str, location: str, *, query: dict[str, list[str]]
     ) -> dict[str, Any]:
         services, _index = self._services(project, location)
-        start, size = _page_window(query, self.state.scenario.max_page_size)
-        page = services[start : start + size]
-        body: dict[str, Any] = {"services": page}
-        if start + size < len(services):
-            body["nextPageToken"] = str(start + size)
-        return body
+        return self._page(services, "services", query, "pageSize")
 
     def get_service(
         self, project: str, location: str, name: str, *, query: dict[str, list[str]]
@@ -294,17 +291,9 @@ class _Api:
     def list_other(
         self, project: str, location: str, collection: str, *, query: dict[str, list[str]]
     ) -> dict[str, Any]:
-        items = self._others(project, location, collection)
-        cap = self.state.scenario.max_page_size
-        size = min(int((query.get("pageSize") or [str(cap)])[0]) or cap, cap)
-        token = (query.get("pageToken") or ["0"])[0] or "0"
-        if not token.isdigit():
-            raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
-        start = int(token)
-        body: dict[str, Any] = {collection: items[start : start + size]}
-        if start + size < len(items):
-            body["nextPageToken"] = str(start + size)
-        return body
+        return self._page(
+            self._others(project, location, collection), collection, query, "pageSize"
+        )
 
     def get_other(
         self,
@@ -433,13 +422,7 @@ class _Api:
     def _page(
         self, items: list[dict[str, Any]], field: str, query: dict[str, list[str]], size: str
     ) -> dict[str, Any]:
-        cap = self.state.scenario.max_page_size
-        wanted = int((query.get(size) or [str(cap)])[0] or cap)
-        limit = min(wanted or cap, cap)
-        token = (query.get("pageToken") or ["0"])[0] or "0"
-        if not token.isdigit():
-            raise ApiError(400, "The page token is invalid.", "INVALID_ARGUMENT")
-        start = int(token)
+        start, limit = _page_window(query, self.state.scenario.max_page_size, size)
         body: dict[str, Any] = {field: items[start : start + limit]}
         if start + limit < len(items):
             body["nextPageToken"] = str(start + limit)

@@ -20,6 +20,7 @@ from typing import Any
 
 from driftcheck.collectors.interface import (
     ApiCollector,
+    CollectionContext,
     CollectorResult,
     Permission,
     guarded,
@@ -30,6 +31,7 @@ from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer, resource_key
 from driftcheck.kinds.cloud_run.unknown import capturing, merge_unknown, page_items
+from driftcheck.kinds.interface import CollectRequest
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Literals
 from driftcheck.sensitive import scrub
@@ -355,3 +357,19 @@ def _wanted(configured: list[str] | None, neutral: Neutralizer) -> set[str] | No
     if configured is None:
         return None
     return {*configured, *(neutral(name) for name in configured)}
+
+
+def collector_of(
+    spec: RunResourceSpec, client: Callable[[Any], Any]
+) -> Callable[[CollectionContext, CollectRequest], CollectorResult]:
+    """A kind's collect function: every resource ``spec`` lists, in every region, through the
+    client that ``client`` picks from the run's clients."""
+
+    def collect(context: CollectionContext, request: CollectRequest) -> CollectorResult:
+        collector = CloudRunCollector(
+            client(context.clients), spec, context.settings, context.fingerprints, context.workers
+        )
+        return collector.collect(request.env)
+
+    collect.__doc__ = f"Every {spec.kind} of the environment, in every region."
+    return collect

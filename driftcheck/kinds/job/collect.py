@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from driftcheck.collectors.interface import CollectionContext, CollectorResult, Permission
-from driftcheck.kinds.cloud_run.collect import CloudRunCollector, RunResourceSpec
-from driftcheck.kinds.interface import CollectRequest
+from driftcheck.collectors.interface import Permission
+from driftcheck.kinds.cloud_run.collect import RunResourceSpec, collector_of
 from driftcheck.kinds.job.normalize import normalize_job
 
 JOBS = RunResourceSpec(
@@ -18,9 +17,4 @@ JOBS = RunResourceSpec(
 )
 
 
-def collect_jobs(context: CollectionContext, request: CollectRequest) -> CollectorResult:
-    """Every job of the environment, in every region."""
-    collector = CloudRunCollector(
-        context.clients.jobs, JOBS, context.settings, context.fingerprints, context.workers
-    )
-    return collector.collect(request.env)
+collect_jobs = collector_of(JOBS, lambda clients: clients.jobs)

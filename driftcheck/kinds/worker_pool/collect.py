@@ -3,9 +3,8 @@ each."""
 
 from __future__ import annotations
 
-from driftcheck.collectors.interface import CollectionContext, CollectorResult, Permission
-from driftcheck.kinds.cloud_run.collect import CloudRunCollector, RunResourceSpec
-from driftcheck.kinds.interface import CollectRequest
+from driftcheck.collectors.interface import Permission
+from driftcheck.kinds.cloud_run.collect import RunResourceSpec, collector_of
 from driftcheck.kinds.worker_pool.normalize import normalize_worker_pool
 
 WORKER_POOLS = RunResourceSpec(
@@ -19,13 +18,4 @@ WORKER_POOLS = RunResourceSpec(
 )
 
 
-def collect_worker_pools(context: CollectionContext, request: CollectRequest) -> CollectorResult:
-    """Every worker pool of the environment, in every region."""
-    collector = CloudRunCollector(
-        context.clients.worker_pools,
-        WORKER_POOLS,
-        context.settings,
-        context.fingerprints,
-        context.workers,
-    )
-    return collector.collect(request.env)
+collect_worker_pools = collector_of(WORKER_POOLS, lambda clients: clients.worker_pools)
