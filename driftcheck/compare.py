@@ -58,6 +58,14 @@ def runner_observations() -> Paths:
     return _declared("runner_observations")
 
 
+def _holds_secret_values(resource: str) -> bool:
+    """Whether ``resource`` is of a kind whose values are secrets of their own environment."""
+    from driftcheck.kinds import kind_of
+
+    kind = kind_of(resource)
+    return kind is not None and kind.holds_secret_values
+
+
 @cache
 def _declared(attribute: str) -> Paths:
     from driftcheck.kinds import KINDS
@@ -92,7 +100,7 @@ class CompareOptions:
         versions legitimately differ: only shared secrets and secrets of another project (the
         very same secret on both sides) are compared. A secret-looking value set in clear
         elsewhere (an env var) is compared everywhere: redacted does not mean uncompared."""
-        if not self.cross_environment or not resource.startswith("secret/"):
+        if not self.cross_environment or not _holds_secret_values(resource):
             return True
         name = resource.split("/", 1)[1]
         return name in self.shared_secrets or "/" in name
@@ -282,7 +290,7 @@ def _fingerprint_change(resource: str, path: str, before: Any, after: Any, judge
             )
         )
         return
-    what = "secret value changed" if resource.startswith("secret/") else "value differs (redacted)"
+    what = "secret value changed" if _holds_secret_values(resource) else "value differs (redacted)"
     judged.findings.append(
         make_finding(resource, path, FindingKind.CHANGED, before, after, f"{path}: {what}")
     )

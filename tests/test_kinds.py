@@ -49,3 +49,9 @@ def test_a_finding_is_judged_by_its_own_kind() -> None:
 def test_later_stages_only_follow_earlier_ones() -> None:
     stages = sorted({kind.stage for kind in KINDS})
     assert stages == list(range(len(stages)))
+
+
+def test_identity_knows_which_kinds_are_regional() -> None:
+    from driftcheck.identity import REGIONAL_KINDS
+
+    assert {kind.name for kind in KINDS if kind.regional} == REGIONAL_KINDS

@@ -65,6 +65,11 @@ class ResourceKind:
     cross_environment_skipped: tuple[str, ...] = ()
     cross_environment_pinned: tuple[str, ...] = ()
     fields: FieldTable | None = None
+    # Keys carry a region (``<kind>/<region alias>/<name>``).
+    regional: bool = False
+    # Its values are secrets of its own environment: their fingerprints legitimately differ
+    # across environments and are compared there only when declared shared.
+    holds_secret_values: bool = False
 
     @property
     def resources(self) -> str:

@@ -12,6 +12,7 @@ from driftcheck.kinds.interface import ResourceKind
 CONNECTOR = ResourceKind(
     name="connector",
     stage=1,
+    regional=True,
     collect=collect_connectors,
     normalize=normalize_connector,
     catalogue=catalogue.CATALOGUE,

@@ -12,6 +12,7 @@ from driftcheck.kinds.job.normalize import normalize_job
 JOB = ResourceKind(
     name="job",
     stage=0,
+    regional=True,
     collect=collect_jobs,
     normalize=normalize_job,
     catalogue=catalogue.CATALOGUE,

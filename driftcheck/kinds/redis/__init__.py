@@ -12,6 +12,7 @@ from driftcheck.kinds.redis.violations import redis_violations
 REDIS = ResourceKind(
     name="redis",
     stage=2,  # after connectors: which network a service reaches it over is its connector's
+    regional=True,
     collect=collect_redis,
     normalize=normalize_redis,
     catalogue=catalogue.CATALOGUE,

@@ -12,6 +12,7 @@ from driftcheck.kinds.secret.violations import secret_violations, unverifiable_c
 SECRET = ResourceKind(
     name="secret",
     stage=1,
+    holds_secret_values=True,
     collect=collect_secrets,
     normalize=normalize_secret,
     catalogue=catalogue.CATALOGUE,

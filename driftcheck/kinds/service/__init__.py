@@ -12,6 +12,7 @@ from driftcheck.kinds.service.violations import service_violations
 SERVICE = ResourceKind(
     name="service",
     stage=0,
+    regional=True,
     collect=collect_services,
     normalize=normalize_service,
     catalogue=catalogue.CATALOGUE,

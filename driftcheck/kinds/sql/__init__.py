@@ -12,6 +12,7 @@ from driftcheck.kinds.sql.violations import sql_violations
 SQL = ResourceKind(
     name="sql",
     stage=2,  # after connectors: which network a service reaches it over is its connector's
+    regional=True,
     collect=collect_sql,
     normalize=normalize_sql,
     catalogue=catalogue.CATALOGUE,

@@ -12,6 +12,7 @@ from driftcheck.kinds.worker_pool.normalize import normalize_worker_pool
 WORKER_POOL = ResourceKind(
     name="worker-pool",
     stage=0,
+    regional=True,
     collect=collect_worker_pools,
     normalize=normalize_worker_pool,
     catalogue=catalogue.CATALOGUE,
