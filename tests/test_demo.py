@@ -34,6 +34,8 @@ def test_demo_runs_and_reports_the_incident(
     redis_host = [f for f in drift.findings if f.path.endswith("env.REDIS_HOST.value")]
     assert redis_host[0].severity.value == "critical"
     assert "points at 10.128.0.7, which is no Redis instance in staging" in redis_host[0].message
+    # The address staging names is no instance: not a second finding of its own.
+    assert ("redis/us-central1/10.128.0.7", "") not in found
     assert found[("connector/us-central1/egress-legacy", "state")] == "critical"
     assert found[("redis/us-central1/cache", "tier")] == "high"
     budget = found[("sql/us-central1/main-db", "connections.max_connections")]

@@ -393,3 +393,41 @@ def test_every_field_of_the_client_types_has_a_treatment() -> None:
         for message in messages:
             names = {f.name for f in message.pb().DESCRIPTOR.fields}
             assert names == set(table[message.__name__]), (kind, message.__name__)
+
+
+def check_findings(
+    workdir: Path, run_cli: Callable[..., CliResult], env: str = "staging"
+) -> list[dict[str, Any]]:
+    """Baseline production, check ``env`` against it; the JSON report's findings."""
+    config = str(workdir / "driftcheck.yaml")
+    assert run_cli("--config", config, "baseline", "production").code == 0
+    out = workdir / "out"
+    result = run_cli(
+        "--config", config, "check", env, "--against", "production",
+        "--format", "json", "--out-dir", str(out),
+    )  # fmt: skip
+    assert result.code in (0, 1, 3), result.stderr
+    report = json.loads((out / f"{env}-vs-production.json").read_text())
+    findings: list[dict[str, Any]] = report["findings"]
+    return findings
+
+
+def test_an_address_reaching_nothing_is_one_finding_with_its_presence(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Staging's REDIS_HOST names an address no instance holds: the violation, the changed
+    # value, the instance production's backend reaches and the address only staging names are
+    # one fact.
+    configure(workdir)
+    data = estate()
+    staging_backend = data["projects"][STAGING]["services"][REGION][0]
+    staging_backend["template"]["containers"][0]["env"][0]["value"] = "10.128.0.7"
+    emulator(scenario(**data))
+    findings = check_findings(workdir, run_cli)
+    redis = [f for f in findings if f["resource"].startswith("redis/") or "REDIS_HOST" in f["path"]]
+    assert len(redis) == 1, [(f["resource"], f["path"]) for f in redis]
+    (finding,) = redis
+    assert finding["severity"] == "critical" and finding["rule"] == "redis-reference-unresolved"
+    parts = {(e["resource"], e["path"]) for e in finding["evidence"]}
+    assert ("redis/us-central1/10.128.0.7", "") in parts
+    assert ("redis/us-central1/cache", "used_by") in parts
