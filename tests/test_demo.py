@@ -38,6 +38,10 @@ def test_demo_runs_and_reports_the_incident(
     assert ("redis/us-central1/10.128.0.7", "") not in found
     assert found[("connector/us-central1/egress-legacy", "state")] == "critical"
     assert found[("redis/us-central1/cache", "tier")] == "high"
+    # A BASIC instance has no replica: the replica count it lost is the tier's evidence.
+    assert ("redis/us-central1/cache", "replica_count") not in found
+    (tier,) = [f for f in drift.findings if f.path == "tier"]
+    assert "replica_count" in {e.path for e in tier.evidence}
     budget = found[("sql/us-central1/main-db", "connections.max_connections")]
     assert budget == "high"
     heartbeat = (backend, "template.containers.app.env.WS_HEARTBEAT_SECONDS")

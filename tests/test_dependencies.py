@@ -431,3 +431,39 @@ def test_an_address_reaching_nothing_is_one_finding_with_its_presence(
     parts = {(e["resource"], e["path"]) for e in finding["evidence"]}
     assert ("redis/us-central1/10.128.0.7", "") in parts
     assert ("redis/us-central1/cache", "used_by") in parts
+
+
+def test_a_basic_tier_and_the_replicas_it_cannot_have_are_one_finding(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    configure(workdir)
+    data = estate(staging={"tier": "BASIC"})
+    (prod_cache,) = data["projects"][PROD]["redis"][REGION]
+    prod_cache.update(
+        replicaCount=2,
+        readReplicasMode="READ_REPLICAS_ENABLED",
+        alternativeLocationId=REGION + "-b",
+    )
+    emulator(scenario(**data))
+    redis = [f for f in check_findings(workdir, run_cli) if f["resource"].startswith("redis/")]
+    assert [(f["path"], f["severity"]) for f in redis] == [("tier", "high")]
+    assert {e["path"] for e in redis[0]["evidence"]} == {
+        "tier",
+        "replica_count",
+        "read_replicas_mode",
+        "alternative_location_id",
+    }
+
+
+def test_fewer_replicas_on_the_same_tier_is_a_finding_of_its_own(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    configure(workdir)
+    data = estate()
+    data["projects"][PROD]["redis"][REGION][0]["replicaCount"] = 2
+    data["projects"][STAGING]["redis"][REGION][0]["replicaCount"] = 1
+    emulator(scenario(**data))
+    redis = [f for f in check_findings(workdir, run_cli) if f["resource"].startswith("redis/")]
+    assert [(f["path"], f["severity"], f["evidence"]) for f in redis] == [
+        ("replica_count", "medium", [])
+    ]
