@@ -5,6 +5,7 @@ cross-resource violations, parity across environments, and no secret ever asked 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -467,3 +468,25 @@ def test_fewer_replicas_on_the_same_tier_is_a_finding_of_its_own(
     assert [(f["path"], f["severity"], f["evidence"]) for f in redis] == [
         ("replica_count", "medium", [])
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "resource"),
+    [
+        ("/connectors$", "connector/us-central1/*"),
+        ("/locations/[^/]+/instances$", "redis/us-central1/*"),
+        (f"^/v1/projects/{PROD}/instances$", "sql/*"),
+    ],
+)
+def test_a_listing_of_empty_pages_that_never_ends_stops(
+    emulator: Start, workdir: Path, path: str, resource: str
+) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(), faults=[FaultSpec(path=path, status=200, body="endless")]))
+    done: list[Snapshot] = []
+    reader = threading.Thread(target=lambda: done.append(collect(workdir)), daemon=True)
+    reader.start()
+    reader.join(timeout=60)  # a listing that never ends would page on for thousands of pages
+    assert done, f"the {resource} listing did not stop"
+    (error,) = done[0].errors
+    assert error.resource == resource and "pagination did not end" in error.message

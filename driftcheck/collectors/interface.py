@@ -190,8 +190,19 @@ def pages(
 
 
 def _items(page: Any) -> Any:
-    """The resources of a page, whatever the list field is called (services, versions…)."""
-    for name in ("services", "versions", "jobs", "worker_pools", "revisions", "secrets"):
+    """The resources of a page, whatever the list field is called (services, versions…;
+    ``instances`` of Memorystore, ``items`` of Cloud SQL)."""
+    for name in (
+        "services",
+        "versions",
+        "jobs",
+        "worker_pools",
+        "revisions",
+        "secrets",
+        "connectors",
+        "instances",
+        "items",
+    ):
         items = getattr(page, name, None)
         if items is not None:
             return items
