@@ -490,3 +490,23 @@ def test_a_listing_of_empty_pages_that_never_ends_stops(
     assert done, f"the {resource} listing did not stop"
     (error,) = done[0].errors
     assert error.resource == resource and "pagination did not end" in error.message
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://app@10.20.0.5:5432/app", f"/cloudsql/{PROD}:europe-west1:main-db"]
+)
+def test_an_instance_in_a_region_not_read_is_no_missing_instance(
+    emulator: Start, workdir: Path, url: str
+) -> None:
+    # One primary database for services in every region: it lives in a region the environment
+    # does not read (regions: all lists only Cloud Run's). It exists, whatever it is not judged.
+    configure(workdir)
+    data = estate()
+    prod = data["projects"][PROD]
+    prod["sql"][0]["region"] = "europe-west1"
+    prod["services"][REGION][0]["template"]["containers"][0]["env"][2]["value"] = url
+    emulator(scenario(**data))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert [f.message for f in dependency_violations(snapshot)] == []
+    assert not [key for key in snapshot.resources if key.startswith("sql/") and "main-db" in key]
