@@ -288,7 +288,11 @@ def test_a_redis_instance_that_is_not_ready_is_critical(emulator: Start, workdir
     emulator(scenario(**estate(redis_state="REPAIRING")))
     (finding,) = dependency_violations(collect(workdir))
     assert finding.rule == "redis-reference-not-ready" and finding.severity.value == "critical"
-    assert "cache, which is REPAIRING (not READY)" in finding.message
+    assert (finding.resource, finding.path) == ("redis/us-central1/cache", "state")
+    assert finding.message == (
+        "Redis instance cache, which backend (REDIS_HOST) points at, is REPAIRING (not READY) "
+        "in production"
+    )
 
 
 def test_a_connector_on_another_network_is_high(emulator: Start, workdir: Path) -> None:
@@ -510,3 +514,20 @@ def test_an_instance_in_a_region_not_read_is_no_missing_instance(
     assert snapshot.errors == []
     assert [f.message for f in dependency_violations(snapshot)] == []
     assert not [key for key in snapshot.resources if key.startswith("sql/") and "main-db" in key]
+
+
+def test_an_instance_that_is_not_ready_is_one_finding_with_its_state(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Staging's Redis is REPAIRING: the state that differs from production's and the service
+    # that reaches it are one fact.
+    configure(workdir)
+    emulator(scenario(**estate(staging={"redis_state": "REPAIRING"})))
+    findings = check_findings(workdir, run_cli)
+    redis = [f for f in findings if f["resource"].startswith("redis/") or "REDIS" in f["path"]]
+    assert [(f["rule"], f["severity"]) for f in redis] == [
+        ("redis-reference-not-ready", "critical")
+    ]
+    assert ("redis/us-central1/cache", "state") in {
+        (e["resource"], e["path"]) for e in redis[0]["evidence"]
+    }
