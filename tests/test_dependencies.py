@@ -531,3 +531,20 @@ def test_an_instance_that_is_not_ready_is_one_finding_with_its_state(
     assert ("redis/us-central1/cache", "state") in {
         (e["resource"], e["path"]) for e in redis[0]["evidence"]
     }
+
+
+def test_secret_material_in_a_dependency_is_never_written(
+    workdir: Path, emulator: Start, run_cli: Callable[..., CliResult]
+) -> None:
+    # Labels are free text: a token kept there is redacted like a service's would be.
+    token = "3f9a1c0b7d2e4f6a8b9c0d1e2f3a4b5c6d7e8f90"
+    configure(workdir)
+    data = estate()
+    prod = data["projects"][PROD]
+    prod["redis"][REGION][0]["labels"] = {"ci-token": token, "team": "core"}
+    prod["sql"][0]["settings"]["userLabels"] = {"build": token}
+    emulator(scenario(**data))
+    assert run_cli("--config", str(workdir / "driftcheck.yaml"), "baseline", "production").code == 0
+    written = (workdir / "baselines" / "production.yaml").read_text()
+    assert token not in written
+    assert "team: core" in written  # what is plainly no secret is kept in clear

@@ -27,6 +27,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
 from driftcheck.kinds.redis.normalize import normalize_redis
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.sensitive import Redactor
 
 SOURCE = "redis.googleapis.com"
 LIST_PERMISSION = Permission("redis.instances.list", "roles/redis.viewer")
@@ -56,7 +57,7 @@ class RedisCollector(ApiCollector):
             )
             for name, raw in sorted((found or {}).items()):
                 key = resource_key("redis", neutral(name), alias)
-                bodies[key] = normalize_redis(raw, neutral)
+                bodies[key] = normalize_redis(raw, neutral, Redactor(self._fingerprints))
                 instances.append((key, raw))
         reached: set[str] = set()
         for reference in references:

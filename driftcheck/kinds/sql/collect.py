@@ -32,6 +32,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
 from driftcheck.kinds.sql.normalize import normalize_sql
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.sensitive import Redactor
 
 SOURCE = "sqladmin.googleapis.com"
 LIST_PERMISSION = Permission("cloudsql.instances.list", "roles/cloudsql.viewer")
@@ -111,7 +112,7 @@ class SqlCollector(ApiCollector):
                 name_map=env.name_map,
             )
             key = resource_key("sql", neutral(str(raw.get("name"))), alias)
-            bodies[key] = normalize_sql(raw, neutral)
+            bodies[key] = normalize_sql(raw, neutral, Redactor(self._fingerprints))
             instances.append((key, raw))
         users: dict[str, list[Reference]] = {}
         for reference in references:
