@@ -548,3 +548,41 @@ def test_secret_material_in_a_dependency_is_never_written(
     written = (workdir / "baselines" / "production.yaml").read_text()
     assert token not in written
     assert "team: core" in written  # what is plainly no secret is kept in clear
+
+
+def test_a_redis_instance_in_a_region_not_read_is_no_missing_instance(
+    emulator: Start, workdir: Path
+) -> None:
+    # The service reaches a Redis instance of a region the environment does not read (VPC
+    # networks are global): it exists, though it is not judged. One listing of every region
+    # (locations/-) tells, made only when an address matched nothing.
+    configure(workdir)
+    data = estate()
+    prod = data["projects"][PROD]
+    prod["redis"] = {"europe-west1": prod["redis"][REGION]}
+    server = emulator(scenario(**data))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert [f.message for f in dependency_violations(snapshot) if "Redis" in f.message] == []
+    assert not [key for key in snapshot.resources if key.startswith("redis/")]
+    assert [p for _m, p in server.calls if p.endswith("/locations/-/instances")] == [
+        f"/v1/projects/{PROD}/locations/-/instances"
+    ]
+    # An address that no instance of any region holds is still no instance.
+    prod["services"][REGION][0]["template"]["containers"][0]["env"][0]["value"] = "10.9.9.9"
+    emulator(scenario(**data))
+    (finding,) = [f for f in dependency_violations(collect(workdir)) if "Redis" in f.message]
+    assert finding.rule == "redis-reference-unresolved"
+
+
+def test_an_address_that_cannot_be_told_is_not_judged_and_the_run_is_incomplete(
+    emulator: Start, workdir: Path
+) -> None:
+    configure(workdir)
+    fault = FaultSpec(path="/locations/-/instances$", status=403)
+    emulator(scenario(**estate(redis_host="10.9.9.9"), faults=[fault]))
+    snapshot = collect(workdir)
+    (error,) = snapshot.errors
+    assert error.resource == "redis/us-central1/10.9.9.9"
+    assert "roles/redis.viewer" in error.message
+    assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]
