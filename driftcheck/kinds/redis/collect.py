@@ -6,7 +6,8 @@ limiter, with the bounded retry policy); instances are kept when the config list
 env var makes (``dependencies.references``) is matched by address to an instance, never by
 comparing addresses across environments; one that matches none gets an ``exists: false`` body
 keyed by the address it names, once one listing of every region (``locations/-``, made only
-then) shows that no instance of a region not read holds it either. ``get_auth_string`` (the AUTH password) is never called.
+then) shows that no instance of a region not read holds it either. ``get_auth_string`` (the
+AUTH password) is never called.
 """
 
 from __future__ import annotations
