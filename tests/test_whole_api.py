@@ -431,11 +431,14 @@ def test_a_field_the_client_does_not_know_is_redacted_by_its_name(
     def with_unknown(project: dict[str, Any]) -> None:
         svc(project)["sshPassword"] = "hunter2-plain"
         main_container(svc(project))["debugAuth"] = {"bearerToken": "opensesame42", "on": "true"}
+        for revision in project["revisions"][REGION]:  # a pinned revision serves too
+            revision["containers"][0]["sshPassword"] = "hunter3-plain"
 
     emulator(estate(with_unknown, production=with_unknown))
     assert cli("baseline", "production").code == 0
     baseline = (tmp_path / "baselines" / "production.yaml").read_text()
     assert "hunter2-plain" not in baseline and "opensesame42" not in baseline
+    assert "hunter3-plain" not in baseline
     assert "ssh_password:" in baseline and "bearerToken:" in baseline  # kept, redacted
     # The same secret in both environments: the fingerprints match, no drift.
     result = cli("check", "staging", "--against", "production", "--fail-on", "info")

@@ -270,6 +270,11 @@ class ApiCollector:
         self._fingerprints = fingerprints
         self._workers = workers
 
+    @property
+    def fingerprints(self) -> Fingerprinter:
+        """The fingerprint key: a further read made on the collector's behalf redacts with it."""
+        return self._fingerprints
+
     def call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
         """One API call: take one of the pool's slots, wait for the rate limiter, then call with
         retry and timeout."""

@@ -75,7 +75,7 @@ class RedisCollector(ApiCollector):
             if match is None:
                 if elsewhere is None or _instance_at(elsewhere, reference) is not None:
                     continue  # an instance of a region not read, or nothing is known
-                key = resource_key("redis", reference.host, reference.alias)
+                key = resource_key("redis", str(reference.host), reference.alias)
                 bodies.setdefault(key, {"exists": False})
             else:
                 key = match
