@@ -241,7 +241,8 @@ class DependenciesConfig(StrictModel):
     )
 
 
-Region = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)+[0-9]+$")]
+REGION_PATTERN = r"^[a-z]+(-[a-z]+)+[0-9]+$"
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 RegionAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 RegionsSetting = Literal["all"] | list[str] | dict[str, str]
 
