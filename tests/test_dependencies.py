@@ -586,3 +586,19 @@ def test_an_address_that_cannot_be_told_is_not_judged_and_the_run_is_incomplete(
     assert error.resource == "redis/us-central1/10.9.9.9"
     assert "roles/redis.viewer" in error.message
     assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]
+
+
+def test_an_address_matched_nowhere_while_a_region_is_unreachable_is_not_judged(
+    emulator: Start, workdir: Path
+) -> None:
+    # Memorystore answers locations/- with the regions it could not reach: the address may be
+    # an instance there, so nothing is said about it, and the run is incomplete.
+    configure(workdir)
+    data = estate(redis_host="10.9.9.9")
+    data["projects"][PROD]["redis_unreachable"] = ["asia-east1"]
+    emulator(scenario(**data))
+    snapshot = collect(workdir)
+    (error,) = snapshot.errors
+    assert error.resource == "redis/us-central1/10.9.9.9"
+    assert "asia-east1" in error.message
+    assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]

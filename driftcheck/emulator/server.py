@@ -491,7 +491,10 @@ class _Api:
         if location == "-":  # every region of the project, as Memorystore answers it
             _pid, spec = self.state.project(project)
             found = [r for region in sorted(spec.redis) for r in self._redis(project, region)]
-            return self._page(found, "instances", query, "pageSize")
+            page = self._page(found, "instances", query, "pageSize")
+            if spec.redis_unreachable:
+                page["unreachable"] = sorted(spec.redis_unreachable)
+            return page
         return self._page(self._redis(project, location), "instances", query, "pageSize")
 
     def get_redis(

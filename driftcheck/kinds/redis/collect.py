@@ -123,6 +123,12 @@ class RedisCollector(ApiCollector):
             pager = self.call(limiter, self._client.list_instances, request={"parent": parent})
             found: dict[str, dict[str, Any]] = {}
             for page in pages(pager, limiter.acquire, self._workers.slots):
+                if page.unreachable:
+                    # Every region at once (locations/-) but some: what they hold is unknown.
+                    from google.api_core.exceptions import ServiceUnavailable
+
+                    regions = ", ".join(str(r) for r in page.unreachable[:5])
+                    raise ServiceUnavailable(f"Memorystore could not reach {regions}")
                 for instance in page.instances:
                     found[instance.name.rsplit("/", 1)[-1]] = type(instance).to_dict(
                         instance, preserving_proto_field_name=True, use_integers_for_enums=False
