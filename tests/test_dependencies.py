@@ -602,3 +602,19 @@ def test_an_address_matched_nowhere_while_a_region_is_unreachable_is_not_judged(
     assert error.resource == "redis/us-central1/10.9.9.9"
     assert "asia-east1" in error.message
     assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]
+
+
+def test_instances_of_one_name_in_two_regions_not_read_are_both_looked_at(
+    emulator: Start, workdir: Path
+) -> None:
+    # "cache" in europe-west1 and in asia-east1: the address is the second one's.
+    configure(workdir)
+    data = estate(redis_host="10.7.7.7")
+    prod = data["projects"][PROD]
+    (cache,) = prod["redis"].pop(REGION)
+    prod["redis"]["asia-east1"] = [{**cache, "host": "10.7.7.7"}]
+    prod["redis"]["europe-west1"] = [cache]
+    emulator(scenario(**data))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]

@@ -105,12 +105,10 @@ class RedisCollector(ApiCollector):
         failed: list[CollectionErrorRecord] = []
         found = self._list(env, "-", "-", failed)
         if found is None:
-            errors.extend(
-                failed[0].model_copy(update={"resource": f"redis/{r.alias}/{r.host}"})
-                for r in unmatched
-            )
+            where = sorted({f"redis/{r.alias}/{r.host}" for r in unmatched})
+            errors.extend(failed[0].model_copy(update={"resource": key}) for key in where)
             return None
-        return [(f"redis/-/{name}", raw) for name, raw in sorted(found.items())]
+        return sorted(found.items())
 
     def _list(
         self, env: Environment, alias: str, region: str, errors: list[CollectionErrorRecord]
@@ -130,7 +128,9 @@ class RedisCollector(ApiCollector):
                     regions = ", ".join(str(r) for r in page.unreachable[:5])
                     raise ServiceUnavailable(f"Memorystore could not reach {regions}")
                 for instance in page.instances:
-                    found[instance.name.rsplit("/", 1)[-1]] = type(instance).to_dict(
+                    # Every region's (locations/-): one name may be taken in several.
+                    name = instance.name if region == "-" else instance.name.rsplit("/", 1)[-1]
+                    found[name] = type(instance).to_dict(
                         instance, preserving_proto_field_name=True, use_integers_for_enums=False
                     )
             return found
