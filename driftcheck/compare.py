@@ -573,10 +573,12 @@ class _Comparison:
 
 
 def _users(body: dict[str, Any] | None) -> list[str]:
-    """The places that use ``body`` (a secret's references: ``service/…:containers.…``)."""
+    """The places that use ``body`` (a secret's references, a dependency's ``used_by``:
+    ``service/…:containers.…``)."""
     references = body.get("references") if body is not None else None
     if not isinstance(references, dict):
-        return []
+        used_by = body.get("used_by") if body is not None else None
+        return sorted(str(where) for where in used_by) if isinstance(used_by, list) else []
     return sorted(str(where) for where in references)
 
 

@@ -241,7 +241,8 @@ class DependenciesConfig(StrictModel):
     )
 
 
-Region = Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)+[0-9]+$")]
+REGION_PATTERN = r"^[a-z]+(-[a-z]+)+[0-9]+$"
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
 RegionAlias = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 RegionsSetting = Literal["all"] | list[str] | dict[str, str]
 
@@ -463,9 +464,23 @@ def describe_validation_error(
     # A misspelt key shows up as unknown *and* as a missing one; the unknown one says more. A
     # field that takes two shapes (a list or a map) fails once per shape: the error inside the
     # shape the user wrote says more than "not a list".
+    # A field that is a word or a structure (``regions: all`` or a list): when the user wrote
+    # the structure, the error inside it says more than "should be 'all'".
+    found = exc.errors()
+    deeper = [_user_loc(e["loc"]) for e in found]
+
+    def written_otherwise(error: Any) -> bool:
+        loc = _user_loc(error["loc"])
+        return error["type"] in _SHAPE_ERRORS | {"literal_error"} and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in deeper
+        )
+
     errors = sorted(
-        exc.errors(),
-        key=lambda e: (e["type"] != "extra_forbidden", e["type"] in _SHAPE_ERRORS),
+        found,
+        key=lambda e: (
+            e["type"] != "extra_forbidden",
+            e["type"] in _SHAPE_ERRORS or written_otherwise(e),
+        ),
     )
     error = errors[0]
     loc = _user_loc(error["loc"])
@@ -481,6 +496,8 @@ def describe_validation_error(
     message = error["msg"]
     if error["type"] in _SHAPE_ERRORS and len(shapes) > 1:
         message = "Input should be a list or a mapping"
+    elif error["type"] == "literal_error" and len(shapes) > 1:
+        message = f"{message}, a list or a mapping"  # regions: all, [regions] or {alias: region}
     locs = {_user_loc(e["loc"]) for e in errors}
     # A shape that was not written is no error of its own when the written one has one inside.
     locs -= {

@@ -9,6 +9,7 @@ deadline (see ``clients`` and ``deadlines``) are the ones every other Cloud Run 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from driftcheck.collectors.interface import (
@@ -20,7 +21,7 @@ from driftcheck.collectors.interface import (
     failure_record,
     retry_policy,
 )
-from driftcheck.config import ApiSettings
+from driftcheck.config import REGION_PATTERN, ApiSettings
 from driftcheck.errors import CollectionError
 
 SOURCE = "run.googleapis.com"
@@ -106,5 +107,15 @@ def _location_ids(body: dict[str, Any], resource: str) -> list[str]:
     for location in locations:
         location_id = location.get("locationId") if isinstance(location, dict) else None
         if isinstance(location_id, str) and location_id:
+            if not _REGION.match(location_id):
+                # It would become a path in every further URL and a part of every key.
+                raise CollectionError(
+                    f"the listing names {location_id[:64]!r}, which is no region name",
+                    source=SOURCE,
+                    resource=resource,
+                )
             ids.append(location_id)
     return ids
+
+
+_REGION = re.compile(REGION_PATTERN)

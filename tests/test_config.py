@@ -70,7 +70,12 @@ def test_valid_config_loads_with_defaults_and_resolved_paths(tmp_path: Path) -> 
         (
             # regions may be a list or a map of aliases; the message names the key as written.
             GOOD.replace("regions: [us-central1]", "regions: us-central1"),
-            ":5: environments.production.regions: ",
+            ":5: environments.production.regions: Input should be 'all', a list or a mapping",
+        ),
+        (
+            # A list was written: what is wrong inside it, not that it is not the word "all".
+            GOOD.replace("regions: [us-central1]", "regions: [us-central1, ' europe-west1']"),
+            ":5: environments.production.regions.1: String should match pattern",
         ),
         (GOOD.replace("reason: staging scales to zero", "reason: ''"), "rules.ignore.0.reason"),
         (GOOD.replace("expires: 2030-01-01", "expires: someday"), "rules.suppress.0.expires"),

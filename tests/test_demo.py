@@ -34,8 +34,14 @@ def test_demo_runs_and_reports_the_incident(
     redis_host = [f for f in drift.findings if f.path.endswith("env.REDIS_HOST.value")]
     assert redis_host[0].severity.value == "critical"
     assert "points at 10.128.0.7, which is no Redis instance in staging" in redis_host[0].message
+    # The address staging names is no instance: not a second finding of its own.
+    assert ("redis/us-central1/10.128.0.7", "") not in found
     assert found[("connector/us-central1/egress-legacy", "state")] == "critical"
     assert found[("redis/us-central1/cache", "tier")] == "high"
+    # A BASIC instance has no replica: the replica count it lost is the tier's evidence.
+    assert ("redis/us-central1/cache", "replica_count") not in found
+    (tier,) = [f for f in drift.findings if f.path == "tier"]
+    assert "replica_count" in {e.path for e in tier.evidence}
     budget = found[("sql/us-central1/main-db", "connections.max_connections")]
     assert budget == "high"
     heartbeat = (backend, "template.containers.app.env.WS_HEARTBEAT_SECONDS")

@@ -5,6 +5,7 @@ cross-resource violations, parity across environments, and no secret ever asked 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -287,7 +288,11 @@ def test_a_redis_instance_that_is_not_ready_is_critical(emulator: Start, workdir
     emulator(scenario(**estate(redis_state="REPAIRING")))
     (finding,) = dependency_violations(collect(workdir))
     assert finding.rule == "redis-reference-not-ready" and finding.severity.value == "critical"
-    assert "cache, which is REPAIRING (not READY)" in finding.message
+    assert (finding.resource, finding.path) == ("redis/us-central1/cache", "state")
+    assert finding.message == (
+        "Redis instance cache, which backend (REDIS_HOST) points at, is REPAIRING (not READY) "
+        "in production"
+    )
 
 
 def test_a_connector_on_another_network_is_high(emulator: Start, workdir: Path) -> None:
@@ -393,3 +398,223 @@ def test_every_field_of_the_client_types_has_a_treatment() -> None:
         for message in messages:
             names = {f.name for f in message.pb().DESCRIPTOR.fields}
             assert names == set(table[message.__name__]), (kind, message.__name__)
+
+
+def check_findings(
+    workdir: Path, run_cli: Callable[..., CliResult], env: str = "staging"
+) -> list[dict[str, Any]]:
+    """Baseline production, check ``env`` against it; the JSON report's findings."""
+    config = str(workdir / "driftcheck.yaml")
+    assert run_cli("--config", config, "baseline", "production").code == 0
+    out = workdir / "out"
+    result = run_cli(
+        "--config", config, "check", env, "--against", "production",
+        "--format", "json", "--out-dir", str(out),
+    )  # fmt: skip
+    assert result.code in (0, 1, 3), result.stderr
+    report = json.loads((out / f"{env}-vs-production.json").read_text())
+    findings: list[dict[str, Any]] = report["findings"]
+    return findings
+
+
+def test_an_address_reaching_nothing_is_one_finding_with_its_presence(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Staging's REDIS_HOST names an address no instance holds: the violation, the changed
+    # value, the instance production's backend reaches and the address only staging names are
+    # one fact.
+    configure(workdir)
+    data = estate()
+    staging_backend = data["projects"][STAGING]["services"][REGION][0]
+    staging_backend["template"]["containers"][0]["env"][0]["value"] = "10.128.0.7"
+    emulator(scenario(**data))
+    findings = check_findings(workdir, run_cli)
+    redis = [f for f in findings if f["resource"].startswith("redis/") or "REDIS_HOST" in f["path"]]
+    assert len(redis) == 1, [(f["resource"], f["path"]) for f in redis]
+    (finding,) = redis
+    assert finding["severity"] == "critical" and finding["rule"] == "redis-reference-unresolved"
+    parts = {(e["resource"], e["path"]) for e in finding["evidence"]}
+    assert ("redis/us-central1/10.128.0.7", "") in parts
+    assert ("redis/us-central1/cache", "used_by") in parts
+
+
+def test_a_basic_tier_and_the_replicas_it_cannot_have_are_one_finding(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    configure(workdir)
+    data = estate(staging={"tier": "BASIC"})
+    (prod_cache,) = data["projects"][PROD]["redis"][REGION]
+    prod_cache.update(
+        replicaCount=2,
+        readReplicasMode="READ_REPLICAS_ENABLED",
+        alternativeLocationId=REGION + "-b",
+    )
+    emulator(scenario(**data))
+    redis = [f for f in check_findings(workdir, run_cli) if f["resource"].startswith("redis/")]
+    assert [(f["path"], f["severity"]) for f in redis] == [("tier", "high")]
+    assert {e["path"] for e in redis[0]["evidence"]} == {
+        "tier",
+        "replica_count",
+        "read_replicas_mode",
+        "alternative_location_id",
+    }
+
+
+def test_fewer_replicas_on_the_same_tier_is_a_finding_of_its_own(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    configure(workdir)
+    data = estate()
+    data["projects"][PROD]["redis"][REGION][0]["replicaCount"] = 2
+    data["projects"][STAGING]["redis"][REGION][0]["replicaCount"] = 1
+    emulator(scenario(**data))
+    redis = [f for f in check_findings(workdir, run_cli) if f["resource"].startswith("redis/")]
+    assert [(f["path"], f["severity"], f["evidence"]) for f in redis] == [
+        ("replica_count", "medium", [])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "resource"),
+    [
+        ("/connectors$", "connector/us-central1/*"),
+        ("/locations/[^/]+/instances$", "redis/us-central1/*"),
+        (f"^/v1/projects/{PROD}/instances$", "sql/*"),
+    ],
+)
+def test_a_listing_of_empty_pages_that_never_ends_stops(
+    emulator: Start, workdir: Path, path: str, resource: str
+) -> None:
+    configure(workdir)
+    emulator(scenario(**estate(), faults=[FaultSpec(path=path, status=200, body="endless")]))
+    done: list[Snapshot] = []
+    reader = threading.Thread(target=lambda: done.append(collect(workdir)), daemon=True)
+    reader.start()
+    reader.join(timeout=60)  # a listing that never ends would page on for thousands of pages
+    assert done, f"the {resource} listing did not stop"
+    (error,) = done[0].errors
+    assert error.resource == resource and "pagination did not end" in error.message
+
+
+@pytest.mark.parametrize(
+    "url", ["postgres://app@10.20.0.5:5432/app", f"/cloudsql/{PROD}:europe-west1:main-db"]
+)
+def test_an_instance_in_a_region_not_read_is_no_missing_instance(
+    emulator: Start, workdir: Path, url: str
+) -> None:
+    # One primary database for services in every region: it lives in a region the environment
+    # does not read (regions: all lists only Cloud Run's). It exists, whatever it is not judged.
+    configure(workdir)
+    data = estate()
+    prod = data["projects"][PROD]
+    prod["sql"][0]["region"] = "europe-west1"
+    prod["services"][REGION][0]["template"]["containers"][0]["env"][2]["value"] = url
+    emulator(scenario(**data))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert [f.message for f in dependency_violations(snapshot)] == []
+    assert not [key for key in snapshot.resources if key.startswith("sql/") and "main-db" in key]
+
+
+def test_an_instance_that_is_not_ready_is_one_finding_with_its_state(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Staging's Redis is REPAIRING: the state that differs from production's and the service
+    # that reaches it are one fact.
+    configure(workdir)
+    emulator(scenario(**estate(staging={"redis_state": "REPAIRING"})))
+    findings = check_findings(workdir, run_cli)
+    redis = [f for f in findings if f["resource"].startswith("redis/") or "REDIS" in f["path"]]
+    assert [(f["rule"], f["severity"]) for f in redis] == [
+        ("redis-reference-not-ready", "critical")
+    ]
+    assert ("redis/us-central1/cache", "state") in {
+        (e["resource"], e["path"]) for e in redis[0]["evidence"]
+    }
+
+
+def test_secret_material_in_a_dependency_is_never_written(
+    workdir: Path, emulator: Start, run_cli: Callable[..., CliResult]
+) -> None:
+    # Labels are free text: a token kept there is redacted like a service's would be.
+    token = "3f9a1c0b7d2e4f6a8b9c0d1e2f3a4b5c6d7e8f90"
+    configure(workdir)
+    data = estate()
+    prod = data["projects"][PROD]
+    prod["redis"][REGION][0]["labels"] = {"ci-token": token, "team": "core"}
+    prod["sql"][0]["settings"]["userLabels"] = {"build": token}
+    emulator(scenario(**data))
+    assert run_cli("--config", str(workdir / "driftcheck.yaml"), "baseline", "production").code == 0
+    written = (workdir / "baselines" / "production.yaml").read_text()
+    assert token not in written
+    assert "team: core" in written  # what is plainly no secret is kept in clear
+
+
+def test_a_redis_instance_in_a_region_not_read_is_no_missing_instance(
+    emulator: Start, workdir: Path
+) -> None:
+    # The service reaches a Redis instance of a region the environment does not read (VPC
+    # networks are global): it exists, though it is not judged. One listing of every region
+    # (locations/-) tells, made only when an address matched nothing.
+    configure(workdir)
+    data = estate()
+    prod = data["projects"][PROD]
+    prod["redis"] = {"europe-west1": prod["redis"][REGION]}
+    server = emulator(scenario(**data))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert [f.message for f in dependency_violations(snapshot) if "Redis" in f.message] == []
+    assert not [key for key in snapshot.resources if key.startswith("redis/")]
+    assert [p for _m, p in server.calls if p.endswith("/locations/-/instances")] == [
+        f"/v1/projects/{PROD}/locations/-/instances"
+    ]
+    # An address that no instance of any region holds is still no instance.
+    prod["services"][REGION][0]["template"]["containers"][0]["env"][0]["value"] = "10.9.9.9"
+    emulator(scenario(**data))
+    (finding,) = [f for f in dependency_violations(collect(workdir)) if "Redis" in f.message]
+    assert finding.rule == "redis-reference-unresolved"
+
+
+def test_an_address_that_cannot_be_told_is_not_judged_and_the_run_is_incomplete(
+    emulator: Start, workdir: Path
+) -> None:
+    configure(workdir)
+    fault = FaultSpec(path="/locations/-/instances$", status=403)
+    emulator(scenario(**estate(redis_host="10.9.9.9"), faults=[fault]))
+    snapshot = collect(workdir)
+    (error,) = snapshot.errors
+    assert error.resource == "redis/us-central1/10.9.9.9"
+    assert "roles/redis.viewer" in error.message
+    assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]
+
+
+def test_an_address_matched_nowhere_while_a_region_is_unreachable_is_not_judged(
+    emulator: Start, workdir: Path
+) -> None:
+    # Memorystore answers locations/- with the regions it could not reach: the address may be
+    # an instance there, so nothing is said about it, and the run is incomplete.
+    configure(workdir)
+    data = estate(redis_host="10.9.9.9")
+    data["projects"][PROD]["redis_unreachable"] = ["asia-east1"]
+    emulator(scenario(**data))
+    snapshot = collect(workdir)
+    (error,) = snapshot.errors
+    assert error.resource == "redis/us-central1/10.9.9.9"
+    assert "asia-east1" in error.message
+    assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]
+
+
+def test_instances_of_one_name_in_two_regions_not_read_are_both_looked_at(
+    emulator: Start, workdir: Path
+) -> None:
+    # "cache" in europe-west1 and in asia-east1: the address is the second one's.
+    configure(workdir)
+    data = estate(redis_host="10.7.7.7")
+    prod = data["projects"][PROD]
+    (cache,) = prod["redis"].pop(REGION)
+    prod["redis"]["asia-east1"] = [{**cache, "host": "10.7.7.7"}]
+    prod["redis"]["europe-west1"] = [cache]
+    emulator(scenario(**data))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert not [f for f in dependency_violations(snapshot) if "Redis" in f.message]

@@ -115,3 +115,16 @@ def test_regions_that_cannot_be_listed_make_the_run_incomplete(
     [error] = [e for e in report.errors if e.resource == "region/*"]
     assert "regions of acme-staging could not be listed" in error.message
     assert "run.locations.list" in error.message
+
+
+@pytest.mark.parametrize("odd", ["europe-west1/../../x", "x y", "US-CENTRAL1"])
+def test_a_listed_location_that_is_no_region_name_makes_the_run_incomplete(
+    emulator: Start, cli: Run, odd: str
+) -> None:
+    listed = project(PROD, "111111111111")
+    listed["locations"] = [*REGIONS, odd]
+    emulator(scenario(projects={PROD: listed}))
+    result = cli("baseline", "production")
+    assert result.code == 3, result.stderr
+    assert f"the Cloud Run regions of {PROD} could not be listed" in result.stderr
+    assert f"the listing names {odd!r}, which is no region name" in result.stderr

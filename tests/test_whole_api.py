@@ -425,3 +425,25 @@ def test_a_serving_revision_that_cannot_be_read_makes_the_run_incomplete(
     )
     [error] = report.errors
     assert (error.resource, error.path) == (SERVICE, "serving.api-stg-00041-9f8")
+
+
+def test_a_field_the_client_does_not_know_is_redacted_by_its_name(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    # Kept from the JSON as the API sent it, and judged like a known field would be: a name
+    # that says it holds a secret, with a value that is plainly none, or one that is.
+    def with_unknown(project: dict[str, Any]) -> None:
+        svc(project)["sshPassword"] = "hunter2-plain"
+        main_container(svc(project))["debugAuth"] = {"bearerToken": "opensesame42", "on": "true"}
+        for revision in project["revisions"][REGION]:  # a pinned revision serves too
+            revision["containers"][0]["sshPassword"] = "hunter3-plain"
+
+    emulator(estate(with_unknown, production=with_unknown))
+    assert cli("baseline", "production").code == 0
+    baseline = (tmp_path / "baselines" / "production.yaml").read_text()
+    assert "hunter2-plain" not in baseline and "opensesame42" not in baseline
+    assert "hunter3-plain" not in baseline
+    assert "ssh_password:" in baseline and "bearerToken:" in baseline  # kept, redacted
+    # The same secret in both environments: the fingerprints match, no drift.
+    result = cli("check", "staging", "--against", "production", "--fail-on", "info")
+    assert result.code == 0, result.stderr

@@ -190,8 +190,19 @@ def pages(
 
 
 def _items(page: Any) -> Any:
-    """The resources of a page, whatever the list field is called (services, versions…)."""
-    for name in ("services", "versions", "jobs", "worker_pools", "revisions", "secrets"):
+    """The resources of a page, whatever the list field is called (services, versions…;
+    ``instances`` of Memorystore, ``items`` of Cloud SQL)."""
+    for name in (
+        "services",
+        "versions",
+        "jobs",
+        "worker_pools",
+        "revisions",
+        "secrets",
+        "connectors",
+        "instances",
+        "items",
+    ):
         items = getattr(page, name, None)
         if items is not None:
             return items
@@ -258,6 +269,11 @@ class ApiCollector:
         self._retry = retry_policy(settings)
         self._fingerprints = fingerprints
         self._workers = workers
+
+    @property
+    def fingerprints(self) -> Fingerprinter:
+        """The fingerprint key: a further read made on the collector's behalf redacts with it."""
+        return self._fingerprints
 
     def call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
         """One API call: take one of the pool's slots, wait for the rate limiter, then call with

@@ -60,6 +60,11 @@ class ProjectSpec(_Strict):
     redis: dict[str, list[dict[str, Any]]] = Field(
         default_factory=dict, description="location -> Memorystore Redis instances (REST JSON)"
     )
+    redis_unreachable: list[str] = Field(
+        default_factory=list,
+        description="Regions a Memorystore listing of every region (locations/-) reports as "
+        "unreachable",
+    )
     sql: list[dict[str, Any]] = Field(
         default_factory=list, description="Cloud SQL instances (sqladmin v1 REST JSON)"
     )

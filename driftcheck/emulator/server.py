@@ -471,6 +471,13 @@ class _Api:
     def list_redis(
         self, project: str, location: str, *, query: dict[str, list[str]]
     ) -> dict[str, Any]:
+        if location == "-":  # every region of the project, as Memorystore answers it
+            _pid, spec = self.state.project(project)
+            found = [r for region in sorted(spec.redis) for r in self._redis(project, region)]
+            page = self._page(found, "instances", query, "pageSize")
+            if spec.redis_unreachable:
+                page["unreachable"] = sorted(spec.redis_unreachable)
+            return page
         return self._page(self._redis(project, location), "instances", query, "pageSize")
 
     def get_redis(

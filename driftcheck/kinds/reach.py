@@ -238,7 +238,7 @@ def reference_violations(
     """A reference to no instance, or to one that is not ``ready`` (critical); a reference over
     a network that is not the instance's ``network`` (high)."""
     name = resource.split("/", 2)[2]
-    state = str(body.get("state") or "")
+    yield from _not_ready(environment, resource, body, noun, ready)
     for where, reach in sorted((body.get("reach") or {}).items()):
         workload, _, path = where.partition(":")
         short = workload.rsplit("/", 1)[-1]
@@ -254,17 +254,33 @@ def reference_violations(
                 actual=reach.get("target"),
             )
             continue
-        if state != ready:
-            yield violation(
-                workload,
-                f"template.{path}.value",
-                Severity.CRITICAL,
-                f"{noun.lower().replace(' ', '-')}-reference-not-ready",
-                f"{variable} of {short} points at {noun} instance {name}, which is "
-                f"{state.upper() or 'in an unknown state'} (not {ready.upper()}) in {environment}",
-                actual=reach.get("target"),
-            )
+        # Not ready is one violation on the instance (above); a wrong network is another fact.
         yield from _network_violation(resource, network, where, reach, short, noun, name)
+
+
+def _not_ready(
+    environment: str, resource: str, body: Mapping[str, Any], noun: str, ready: str
+) -> Iterable[Finding]:
+    """An instance that services reach and that is not ``ready``: one violation on its state,
+    so that it and the state that differs from the baseline's are one finding."""
+    reaches = sorted((body.get("reach") or {}).items())
+    state = str(body.get("state") or "")
+    if not body.get("exists", True) or not reaches or state == ready:
+        return
+    name = resource.split("/", 2)[2]
+    users = ", ".join(
+        f"{where.partition(':')[0].rsplit('/', 1)[-1]} ({reach.get('variable')})"
+        for where, reach in reaches
+    )
+    yield violation(
+        resource,
+        "state",
+        Severity.CRITICAL,
+        f"{noun.lower().replace(' ', '-')}-reference-not-ready",
+        f"{noun} instance {name}, which {users} point{'s' if len(reaches) == 1 else ''} at, is "
+        f"{state.upper() or 'in an unknown state'} (not {ready.upper()}) in {environment}",
+        actual=state,
+    )
 
 
 def _network_violation(

@@ -30,11 +30,16 @@ from driftcheck.concurrency import RateLimiter, Workers, run_all
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer, resource_key
-from driftcheck.kinds.cloud_run.unknown import capturing, merge_unknown, page_items
+from driftcheck.kinds.cloud_run.unknown import (
+    capturing,
+    merge_unknown,
+    page_items,
+    redact_by_name,
+)
 from driftcheck.kinds.interface import CollectRequest
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Literals
-from driftcheck.sensitive import scrub
+from driftcheck.sensitive import Redactor, scrub
 
 SOURCE = "run.googleapis.com"
 ServiceResult = tuple[
@@ -156,7 +161,8 @@ class CloudRunCollector(ApiCollector):
                 raw = type(service).to_dict(
                     service, preserving_proto_field_name=True, use_integers_for_enums=False
                 )
-                merge_unknown(raw, sent, type(service).pb().DESCRIPTOR)
+                added = merge_unknown(raw, sent, type(service).pb().DESCRIPTOR)
+                redact_by_name(raw, added, Redactor(self._fingerprints))
                 raw.update(extra)
                 if key in result.resources:
                     # Two services, one neutral name: comparing either would hide the other.

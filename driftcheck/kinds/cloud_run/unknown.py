@@ -5,6 +5,8 @@ version does not know (``sshEnabled``, filestore volumes, ``workloadIdentityConf
 that is dropped is a difference that is never seen, so the collector keeps the raw JSON of each
 page it lists (captured on the client's own HTTP session, in the listing thread) and merges
 whatever the parsed form lacks back into it, under its snake_case name, as the API sent it.
+What no field table describes is judged by name too (``redact_by_name``): a field called
+``sshPassword`` holds a secret whatever its value looks like.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from driftcheck.sensitive import Redactor
 
 _local = threading.local()
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -84,3 +88,25 @@ def merge_unknown(parsed: dict[str, Any], raw: dict[str, Any], descriptor: Any) 
         elif isinstance(value, dict) and isinstance(target, dict):
             added.extend(f"{field.name}.{path}" for path in merge_unknown(target, value, nested))
     return added
+
+
+def redact_by_name(parsed: dict[str, Any], added: list[str], redactor: Redactor) -> None:
+    """Redact, in ``parsed``, the fields ``merge_unknown`` added (dotted ``added`` paths): each
+    string by the name of the field that holds it, as an environment variable is."""
+    for path in added:
+        *parents, name = path.split(".")
+        holder: Any = parsed
+        for part in parents:
+            holder = holder[int(part)] if isinstance(holder, list) else holder.get(part)
+        if isinstance(holder, dict) and name in holder:
+            holder[name] = _by_name(holder[name], name, redactor)
+
+
+def _by_name(value: Any, name: str, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return redactor.text(value, name)
+    if isinstance(value, dict):
+        return {key: _by_name(item, str(key), redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_by_name(item, name, redactor) for item in value]
+    return value

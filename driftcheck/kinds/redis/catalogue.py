@@ -171,4 +171,14 @@ CAUSES: tuple[CauseRule, ...] = (
         from_values=reach_changes,
     ),
     CauseRule("redis-state", "redis/*", re.compile(r"state"), named("redis-state")),
+    # BASIC is one node: no replica, no read replica, no second zone. Those differences follow
+    # from the tier when it differs too; on the same tier they are findings of their own.
+    CauseRule("redis-tier", "redis/*", re.compile(r"tier"), named("redis-tier")),
+    CauseRule(
+        "redis-tier",
+        "redis/*",
+        re.compile(r"replica_count|read_replicas_mode|alternative_location_id"),
+        named("redis-tier"),
+        follows=True,
+    ),
 )

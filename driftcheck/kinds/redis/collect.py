@@ -5,7 +5,9 @@ limiter, with the bounded retry policy); instances are kept when the config list
 (``dependencies.redis``; omitted: all) or a workload reaches them. Each reference a workload's
 env var makes (``dependencies.references``) is matched by address to an instance, never by
 comparing addresses across environments; one that matches none gets an ``exists: false`` body
-keyed by the address it names. ``get_auth_string`` (the AUTH password) is never called.
+keyed by the address it names, once one listing of every region (``locations/-``, made only
+then) shows that no instance of a region not read holds it either. ``get_auth_string`` (the
+AUTH password) is never called.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
 from driftcheck.kinds.redis.normalize import normalize_redis
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.sensitive import Redactor
 
 SOURCE = "redis.googleapis.com"
 LIST_PERMISSION = Permission("redis.instances.list", "roles/redis.viewer")
@@ -56,17 +59,23 @@ class RedisCollector(ApiCollector):
             )
             for name, raw in sorted((found or {}).items()):
                 key = resource_key("redis", neutral(name), alias)
-                bodies[key] = normalize_redis(raw, neutral)
+                bodies[key] = normalize_redis(raw, neutral, Redactor(self._fingerprints))
                 instances.append((key, raw))
         reached: set[str] = set()
-        for reference in references:
-            if reference.host is None or not is_address(reference.host):
-                continue  # a DNS name: which instance it resolves to is not in any API
+        # A DNS name: which instance it resolves to is not in any API. A reference from a
+        # region that could not be listed: nothing is known.
+        addresses = [
+            r
+            for r in references
+            if r.host is not None and is_address(r.host) and listed.get(r.alias) is not None
+        ]
+        elsewhere = self._elsewhere(env, instances, addresses, result.errors)
+        for reference in addresses:
             match = _instance_at(instances, reference)
             if match is None:
-                if listed.get(reference.alias) is None:
-                    continue  # the region could not be listed: nothing is known
-                key = resource_key("redis", reference.host, reference.alias)
+                if elsewhere is None or _instance_at(elsewhere, reference) is not None:
+                    continue  # an instance of a region not read, or nothing is known
+                key = resource_key("redis", str(reference.host), reference.alias)
                 bodies.setdefault(key, {"exists": False})
             else:
                 key = match
@@ -79,6 +88,28 @@ class RedisCollector(ApiCollector):
         result.errors.extend(_configured_missing(env, wanted, listed, result.resources))
         return result
 
+    def _elsewhere(
+        self,
+        env: Environment,
+        instances: list[tuple[str, dict[str, Any]]],
+        references: list[Reference],
+        errors: list[CollectionErrorRecord],
+    ) -> list[tuple[str, dict[str, Any]]] | None:
+        """When an address matches no instance of the regions read, the instances of every
+        region (one ``locations/-`` listing): a VPC network is global, so a service may reach
+        an instance of a region the environment does not read. None when it failed (recorded
+        for each address it had to tell about)."""
+        unmatched = _unmatched(instances, references)
+        if not unmatched:
+            return []
+        failed: list[CollectionErrorRecord] = []
+        found = self._list(env, "-", "-", failed)
+        if found is None:
+            where = sorted({f"redis/{r.alias}/{r.host}" for r in unmatched})
+            errors.extend(failed[0].model_copy(update={"resource": key}) for key in where)
+            return None
+        return sorted(found.items())
+
     def _list(
         self, env: Environment, alias: str, region: str, errors: list[CollectionErrorRecord]
     ) -> dict[str, dict[str, Any]] | None:
@@ -90,8 +121,16 @@ class RedisCollector(ApiCollector):
             pager = self.call(limiter, self._client.list_instances, request={"parent": parent})
             found: dict[str, dict[str, Any]] = {}
             for page in pages(pager, limiter.acquire, self._workers.slots):
+                if page.unreachable:
+                    # Every region at once (locations/-) but some: what they hold is unknown.
+                    from google.api_core.exceptions import ServiceUnavailable
+
+                    regions = ", ".join(str(r) for r in page.unreachable[:5])
+                    raise ServiceUnavailable(f"Memorystore could not reach {regions}")
                 for instance in page.instances:
-                    found[instance.name.rsplit("/", 1)[-1]] = type(instance).to_dict(
+                    # Every region's (locations/-): one name may be taken in several.
+                    name = instance.name if region == "-" else instance.name.rsplit("/", 1)[-1]
+                    found[name] = type(instance).to_dict(
                         instance, preserving_proto_field_name=True, use_integers_for_enums=False
                     )
             return found
@@ -103,6 +142,12 @@ class RedisCollector(ApiCollector):
             errors=errors,
             permission=LIST_PERMISSION,
         )
+
+
+def _unmatched(
+    instances: list[tuple[str, dict[str, Any]]], references: list[Reference]
+) -> list[Reference]:
+    return [r for r in references if _instance_at(instances, r) is None]
 
 
 def _instance_at(instances: list[tuple[str, dict[str, Any]]], reference: Reference) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 from driftcheck.kinds.fields import Treatment, compared, normalized, volatile
 from driftcheck.kinds.reach import network_path
 from driftcheck.normalize import canonical, prune
+from driftcheck.sensitive import Redactor
 
 _ADDRESS = "an address: compared by which instance a service reaches (used_by), never raw"
 
@@ -67,7 +68,9 @@ DEFAULTS: dict[str, Any] = {
 _LOWER = ("tier", "connect_mode", "transit_encryption_mode", "read_replicas_mode", "redis_version")
 
 
-def normalize_redis(raw: Mapping[str, Any], neutral: Callable[[str], str]) -> dict[str, Any]:
+def normalize_redis(
+    raw: Mapping[str, Any], neutral: Callable[[str], str], redactor: Redactor | None = None
+) -> dict[str, Any]:
     """``Instance.to_dict`` -> canonical body (``exists: true``; users added by the collector).
     The AUTH string is never part of an instance: it is only returned by a method driftcheck
     does not call."""
@@ -76,7 +79,7 @@ def normalize_redis(raw: Mapping[str, Any], neutral: Callable[[str], str]) -> di
     persistence = dict(kept.get("persistence_config") or {})
     persistence.pop("rdb_next_snapshot_time", None)
     kept["persistence_config"] = persistence
-    body: dict[str, Any] = canonical(kept, neutral)
+    body: dict[str, Any] = canonical(kept, neutral, redactor=redactor)
     for key in _LOWER:
         value = str(body.get(key) or "").lower()
         body[key] = "" if value.endswith("_unspecified") else value

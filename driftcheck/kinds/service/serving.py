@@ -16,7 +16,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from driftcheck.collectors.interface import Permission, guarded
-from driftcheck.kinds.cloud_run.unknown import capturing, merge_unknown
+from driftcheck.kinds.cloud_run.unknown import capturing, merge_unknown, redact_by_name
+from driftcheck.sensitive import Redactor
 
 if TYPE_CHECKING:
     from driftcheck.concurrency import RateLimiter
@@ -115,7 +116,8 @@ def _get_revision(
         except ValueError:
             sent = {}
         if isinstance(sent, dict):
-            merge_unknown(raw, sent, type(revision).pb().DESCRIPTOR)
+            added = merge_unknown(raw, sent, type(revision).pb().DESCRIPTOR)
+            redact_by_name(raw, added, Redactor(collector.fingerprints))
     return raw
 
 

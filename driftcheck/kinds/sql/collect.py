@@ -5,7 +5,8 @@ One paginated ``instances.list`` per project (under the (sqladmin, project) rate
 the bounded retry policy); instances of the environment's regions are kept when the config lists
 them (``dependencies.sql``; omitted: all) or a workload reaches them. A reference (a private IP,
 a DNS name the API reports, or a connection name ``project:region:instance``) is matched to an
-instance; one that matches none gets an ``exists: false`` body. Per instance, the collector
+instance; one that matches none gets an ``exists: false`` body (an instance of a region
+not read is matched too: it exists, though it is not judged). Per instance, the collector
 writes the connection budget: ``max_connections`` (the flag, or PostgreSQL's default for the
 tier) against max instances × pool size of each workload that reaches it. Users, passwords and
 certificates are never read.
@@ -31,6 +32,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
 from driftcheck.kinds.sql.normalize import normalize_sql
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.sensitive import Redactor
 
 SOURCE = "sqladmin.googleapis.com"
 LIST_PERMISSION = Permission("cloudsql.instances.list", "roles/cloudsql.viewer")
@@ -95,9 +97,13 @@ class SqlCollector(ApiCollector):
         wanted = env.dependencies.sql if env.dependencies else None
         bodies: dict[str, dict[str, Any]] = {}
         instances: list[tuple[str, dict[str, Any]]] = []
+        # The listing holds every region's: an instance elsewhere (one primary for services in
+        # every region) is not judged, but a reference to it reaches an instance all the same.
+        elsewhere: list[tuple[str, dict[str, Any]]] = []
         for raw in listed:
             alias = aliases.get(str(raw.get("region")))
             if alias is None:
+                elsewhere.append((str(raw.get("name")), raw))
                 continue  # a region this environment does not read
             neutral = Neutralizer(
                 project=env.project,
@@ -106,11 +112,13 @@ class SqlCollector(ApiCollector):
                 name_map=env.name_map,
             )
             key = resource_key("sql", neutral(str(raw.get("name"))), alias)
-            bodies[key] = normalize_sql(raw, neutral)
+            bodies[key] = normalize_sql(raw, neutral, Redactor(self._fingerprints))
             instances.append((key, raw))
         users: dict[str, list[Reference]] = {}
         for reference in references:
             found = _instance_for(instances, reference, env)
+            if found is None and _instance_for(elsewhere, reference, env) is not None:
+                continue  # an instance of a region not read: it exists, it is not judged
             if found is None:
                 target = _unresolved_name(reference, env)
                 if target is None:

@@ -15,6 +15,7 @@ from typing import Any
 from driftcheck.kinds.fields import Field, Treatment, compared, normalized, volatile
 from driftcheck.kinds.reach import network_path
 from driftcheck.normalize import canonical, prune
+from driftcheck.sensitive import Redactor
 
 _ADDRESS = "an address or name per environment: compared by which instance a service reaches"
 _MOMENT = "a moment or a measurement, not configuration"
@@ -113,7 +114,9 @@ def _lower(body: dict[str, Any], keys: tuple[str, ...]) -> None:
             body[key] = "" if value.endswith("_unspecified") else value
 
 
-def normalize_sql(raw: Mapping[str, Any], neutral: Callable[[str], str]) -> dict[str, Any]:
+def normalize_sql(
+    raw: Mapping[str, Any], neutral: Callable[[str], str], redactor: Redactor | None = None
+) -> dict[str, Any]:
     """``DatabaseInstance.to_dict`` -> canonical body (``exists: true``; users and the
     connection budget are added by the collector)."""
     body = _kept(raw, FIELDS["DatabaseInstance"])
@@ -135,7 +138,7 @@ def normalize_sql(raw: Mapping[str, Any], neutral: Callable[[str], str]) -> dict
     _lower(settings, _LOWER_SETTINGS)
     body["settings"] = settings
     _lower(body, _LOWER_TOP)
-    result: dict[str, Any] = prune(canonical(body, neutral))
+    result: dict[str, Any] = prune(canonical(body, neutral, redactor=redactor))
     settings_out = result.setdefault("settings", {})
     for key, default in SETTINGS_DEFAULTS.items():
         settings_out.setdefault(key, default)
