@@ -166,8 +166,11 @@ def violation_text(finding: Any) -> str:
     and the place its path names (``references.<where>`` -> ``<where> uses …``)."""
     kind, _, name = finding.resource.partition("/")
     message = str(finding.message)
-    _, _, where = finding.path.partition(".")
-    prefixes = [f"{kind} {name}: ", f"{finding.resource}: "] + ([f"{where} "] if where else [])
+    head, _, where = finding.path.partition(".")
+    # Only a reference's place is repeated by its message (``<where> uses …``); another path's
+    # last word starting the message is the subject of its sentence.
+    said = [f"{where} "] if where and head == "references" else []
+    prefixes = [f"{kind} {name}: ", f"{finding.resource}: ", *said]
     for prefix in prefixes:
         if message.startswith(prefix):
             message = message[len(prefix) :]
