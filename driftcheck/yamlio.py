@@ -484,7 +484,7 @@ _WIDTH = 4096
 _BASE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper) if _LIBYAML else yaml.SafeDumper
 
 
-class _NoAliasDumper(_BASE_DUMPER):  # type: ignore[misc]
+class _NoAliasDumper(_BASE_DUMPER):
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
