@@ -262,8 +262,12 @@ if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
 _pid, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - started
-print(json.dumps([wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)]))
+cpu = usage.ru_utime + usage.ru_stime
+print(json.dumps([wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), cpu]))
 """
+
+
+CPU_SECONDS: list[float] = []  # CPU time of each measured process, in order
 
 
 def measured(
@@ -280,7 +284,8 @@ def measured(
         text=True,
         check=True,
     )
-    wall, rss, code = json.loads(done.stdout)
+    wall, rss, code, cpu = json.loads(done.stdout)
+    CPU_SECONDS.append(cpu)
     return float(wall), float(rss), int(code)
 
 

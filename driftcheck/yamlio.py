@@ -509,8 +509,8 @@ def _plain_as_is(text: str) -> bool:
 def _value_text(value: Any, kind: type) -> str:
     """How the dumper writes one scalar as a block value; :class:`_Unusual` when that is not
     one short line."""
-    if kind is str and _plain_as_is(value):
-        return str(value)
+    if kind is str:
+        return _string_text(value)
     if kind is float:
         return _written_value(repr(value), value)  # 0.0 and -0.0 are equal, not written alike
     return _written_value(kind, value)
@@ -526,15 +526,19 @@ def _written_value(_spelling: Any, value: Any) -> str:
     return written[3:-1]
 
 
+# Strings repeat (field names, regions, images): each is looked at once per process, within
+# bounds.
+@lru_cache(maxsize=1 << 17)
+def _string_text(value: str) -> str:
+    """How the dumper writes a string value (see :func:`_value_text`)."""
+    return value if _plain_as_is(value) else _written_value(str, value)
+
+
+@lru_cache(maxsize=1 << 17)
 def _written_key(key: str) -> str:
     """How the dumper writes a string key: a simple key on one line, else :class:`_Unusual`."""
     if _plain_as_is(key):
         return key
-    return _libyaml_key(key)
-
-
-@lru_cache(maxsize=65536)
-def _libyaml_key(key: str) -> str:
     written = _libyaml_dump({key: None})
     if not written.endswith(": null\n") or not _ONE_LINE.fullmatch(written) or written[:2] == "? ":
         raise _Unusual("a key written as a complex key")
