@@ -606,14 +606,16 @@ def end_to_end_benchmark() -> None:
         with emulated(estate, 1_000_000) as emulator:
             baseline = emulator.run("baseline", "production")
             check = emulator.run("check", "staging", "--against", "production")
+        cpu = CPU_SECONDS[-2:]
         per_run = emulator.calls // 2
         ideal = ideal_seconds(per_run)
         target = 1.6 if count < 1000 else 1.3
         ratio = check[0] / ideal
         print(f"  {count:>5} services, {per_run} calls a run ({emulator.breakdown(2)})")
         print(
-            f"         baseline {baseline[0]:.2f} s ({baseline[1]:.0f} MB, exit {baseline[2]}), "
-            f"check {check[0]:.2f} s ({check[1]:.0f} MB, exit {check[2]}); ideal {ideal:.2f} s; "
+            f"         baseline {baseline[0]:.2f} s (CPU {cpu[0]:.2f} s, {baseline[1]:.0f} MB, "
+            f"exit {baseline[2]}), check {check[0]:.2f} s (CPU {cpu[1]:.2f} s, {check[1]:.0f} MB, "
+            f"exit {check[2]}); ideal {ideal:.2f} s; "
             f"check / ideal {ratio:.2f} (target <= {target}: {verdict(ratio <= target)})"
         )
         scripts = {16: 0.0} if count > 1000 else {16: 0.0, 1: 0.0}
