@@ -100,7 +100,7 @@ def collection_benchmark() -> None:
                 walls.append(time.perf_counter() - started)
         sequential, sequential_calls = sequential_loop(clients.run)
     stop.set()
-    calls = (ready.get(timeout=60) - sequential_calls) // RUNS
+    calls = (len(ready.get(timeout=60)) - sequential_calls) // RUNS
     wall = statistics.median(walls)
     child.join(timeout=30)
     services = sum(len(s.resources) for s in snapshots.values())
