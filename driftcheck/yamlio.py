@@ -454,28 +454,180 @@ def load_large_yaml(path: Path, what: str, limit: int) -> YamlDocument:
 
 
 def dump_yaml(data: Any) -> str:
-    """Canonical YAML: sorted keys, block style, no aliases, stable across runs (written by
-    libyaml when available: the same bytes, faster)."""
-    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper) if _LIBYAML else yaml.SafeDumper
-
-    class _NoAliasDumper(base):  # type: ignore[misc, valid-type]
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
+    """Canonical YAML: sorted keys, block style, no aliases, stable across runs. The canonical
+    shape is written here directly (:func:`_emit_canonical`); anything else by libyaml when
+    available; the same bytes either way."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return yaml.dump(
-            data,
-            Dumper=_NoAliasDumper,
-            sort_keys=True,
-            default_flow_style=False,
-            allow_unicode=True,
-            width=4096,
-        )
+        with contextlib.suppress(_Unusual, RecursionError):
+            return _emit_canonical(data)
+        return _libyaml_dump(data)
     finally:
         if collecting:
             gc.enable()
+
+
+def _libyaml_dump(data: Any) -> str:
+    """What :func:`dump_yaml` writes, through PyYAML's representer and libyaml's emitter."""
+    return yaml.dump(
+        data,
+        Dumper=_NoAliasDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=_WIDTH,
+    )
+
+
+_WIDTH = 4096
+_BASE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper) if _LIBYAML else yaml.SafeDumper
+
+
+class _NoAliasDumper(_BASE_DUMPER):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+# Strings libyaml always writes as they are (plain) once the resolver reads them back as
+# strings: no indicator, no space, no quote, no colon at the end; short enough to be a simple key.
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@:+=-]{0,98}")
+_STR_TAG = "tag:yaml.org,2002:str"
+# One line, ended by its only line break (YAML also breaks lines at NEL, LS and PS).
+_ONE_LINE = re.compile("[^\n\r\x85\u2028\u2029]*\n")
+
+
+def _plain_as_is(text: str) -> bool:
+    """Whether libyaml writes ``text`` plain, unchanged (value or key)."""
+    return (
+        _PLAIN_SAFE.fullmatch(text) is not None
+        and text[-1] != ":"
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    )
+
+
+def _value_text(value: Any, kind: type) -> str:
+    """How the dumper writes one scalar as a block value; :class:`_Unusual` when that is not
+    one short line."""
+    if kind is str:
+        return _string_text(value)
+    if kind is float:
+        return _written_value(repr(value), value)  # 0.0 and -0.0 are equal, not written alike
+    return _written_value(kind, value)
+
+
+@lru_cache(maxsize=65536)
+def _written_value(_spelling: Any, value: Any) -> str:
+    """libyaml's spelling of a scalar (``_spelling`` tells apart equal values of other types:
+    1, 1.0 and True)."""
+    written = _libyaml_dump({"k": value})
+    if not written.startswith("k: ") or _ONE_LINE.fullmatch(written) is None:
+        raise _Unusual("a scalar written on several lines")
+    return written[3:-1]
+
+
+# Strings repeat (field names, regions, images): each is looked at once per process, within
+# bounds.
+@lru_cache(maxsize=1 << 17)
+def _string_text(value: str) -> str:
+    """How the dumper writes a string value (see :func:`_value_text`)."""
+    return value if _plain_as_is(value) else _written_value(str, value)
+
+
+@lru_cache(maxsize=1 << 17)
+def _written_key(key: str) -> str:
+    """How the dumper writes a string key: a simple key on one line, else :class:`_Unusual`."""
+    if _plain_as_is(key):
+        return key
+    written = _libyaml_dump({key: None})
+    if not written.endswith(": null\n") or not _ONE_LINE.fullmatch(written) or written[:2] == "? ":
+        raise _Unusual("a key written as a complex key")
+    return written[: -len(": null\n")]
+
+
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+# A scalar that ends past this column could be folded by the emitter (it breaks plain and quoted
+# scalars at a space past the width): such a document is left to libyaml.
+_FOLD_MARGIN = _WIDTH - 2
+
+
+def _emit_canonical(data: Any) -> str:
+    """The bytes libyaml writes for ``data`` (see :func:`_libyaml_dump`), built directly: JSON-
+    shaped data (dicts with string keys, lists, strings, numbers, booleans, None) with every
+    scalar on one line. Each distinct scalar's spelling is asked of libyaml once (cached), so
+    quoting and escaping are libyaml's own; the layout (two-space block mappings, sequences not
+    indented under their key, ``{}`` and ``[]`` when empty) is written here. Anything else
+    raises :class:`_Unusual` and the whole document is written by libyaml."""
+    out: list[str] = []
+    if type(data) is dict and data:
+        _emit_mapping(data, 0, out, "")
+    elif type(data) is list and data:
+        _emit_sequence(data, 0, out, "")
+    else:
+        out.append(_scalar_text(data, 0) + "\n")
+    return "".join(out)
+
+
+def _scalar_text(value: Any, column: int) -> str:
+    kind = type(value)
+    if kind is dict:
+        if value:
+            raise _Unusual("a mapping where a scalar was expected")
+        return "{}"
+    if kind is list:
+        if value:
+            raise _Unusual("a sequence where a scalar was expected")
+        return "[]"
+    if kind not in _SCALARS:
+        raise _Unusual(f"a {kind.__name__} (left to the representer)")
+    text = _value_text(value, kind)
+    if column + len(text) > _FOLD_MARGIN:
+        raise _Unusual("a scalar the emitter could fold")
+    return text
+
+
+def _emit_mapping(mapping: dict[Any, Any], indent: int, out: list[str], first: str) -> None:
+    """A non-empty block mapping at ``indent``; its first line starts with ``first`` (the
+    ``- `` of the sequence item it is in) instead of spaces."""
+    pad = " " * indent
+    lead = first or pad
+    try:
+        items = sorted(mapping.items(), key=_first)
+    except TypeError:
+        raise _Unusual("keys that do not sort") from None
+    for key, value in items:
+        if type(key) is not str:
+            raise _Unusual("a key that is not a string")
+        key_text = _written_key(key)
+        kind = type(value)
+        if kind is dict and value:
+            out.append(f"{lead}{key_text}:\n")
+            _emit_mapping(value, indent + 2, out, "")
+        elif kind is list and value:
+            out.append(f"{lead}{key_text}:\n")
+            _emit_sequence(value, indent, out, "")
+        else:
+            out.append(f"{lead}{key_text}: {_scalar_text(value, indent + len(key_text) + 2)}\n")
+        lead = pad
+
+
+def _emit_sequence(items: list[Any], indent: int, out: list[str], first: str) -> None:
+    """A non-empty block sequence whose dashes are at ``indent``."""
+    pad = " " * indent
+    lead = first or pad
+    for item in items:
+        kind = type(item)
+        if kind is dict and item:
+            _emit_mapping(item, indent + 2, out, lead + "- ")
+        elif kind is list and item:
+            _emit_sequence(item, indent + 2, out, lead + "- ")
+        else:
+            out.append(f"{lead}- {_scalar_text(item, indent + 2)}\n")
+        lead = pad
+
+
+def _first(item: tuple[Any, Any]) -> Any:
+    return item[0]
 
 
 @contextmanager

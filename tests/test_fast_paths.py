@@ -1,5 +1,6 @@
 """The fast paths give exactly what the general ones give: the line reader of canonical YAML
-what libyaml's events give, the change walker of ``compare`` the paths deepdiff reports."""
+what libyaml's events give, the canonical writer the bytes libyaml writes, the change walker of
+``compare`` the paths deepdiff reports."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftcheck.compare import _comparison_point, _diff_paths, _dotted
-from driftcheck.yamlio import _from_events, _from_lines, _LineReader, _Unusual, dump_yaml
+from driftcheck.yamlio import (
+    _emit_canonical,
+    _from_events,
+    _from_lines,
+    _libyaml_dump,
+    _LineReader,
+    _Unusual,
+    dump_yaml,
+)
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 scalars = st.one_of(
@@ -46,6 +55,47 @@ def test_line_reader_reads_what_libyaml_reads(data: dict[str, Any]) -> None:
 def test_line_reader_takes_canonical_snapshots_itself() -> None:
     body = {"resources": {"service/r/api": {"env": [{"name": "A", "value": "1"}], "n": 3}}}
     assert _LineReader(dump_yaml(body)).document() == body
+
+
+# Strings near the writer's plain fast path: safe characters, and what the resolver would read
+# as something else (numbers, booleans, dates, sexagesimals), colons at the end.
+plainish = st.text(alphabet="aZy9_./@:+=-0 #'", min_size=1, max_size=14)
+written_scalars = st.one_of(
+    scalars,
+    plainish,
+    st.sampled_from(["yes", "No", "ON", "1:20", "1_000", "0.5", ".inf", "-.5", "=", "<<"]),
+    st.sampled_from([0.0, -0.0, 1.0, 1e300, float("inf"), -1, "a" * 130, "b " * 2100]),
+    st.sampled_from(["line\nbreak", "tab\there", "\x85", "\u2028", "caf\u00e9", "\U0001f600"]),
+)
+written_documents = st.recursive(
+    written_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(keys, plainish), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(written_documents)
+def test_canonical_writer_writes_what_libyaml_writes(data: Any) -> None:
+    expected = _libyaml_dump(data)
+    try:
+        written = _emit_canonical(data)
+    except _Unusual:
+        written = expected  # left to libyaml
+    assert written == expected
+    assert dump_yaml(data) == expected
+
+
+def test_canonical_writer_writes_snapshots_itself() -> None:
+    body = {
+        "resources": {
+            "service/r/api": {"env": [{"name": "A", "value": "1"}], "n": 3, "e": {}, "l": []},
+            "service/r/b": {"nested": [[1, "x"], [{"a": None, "b": True}], []], "f": 0.5},
+        }
+    }
+    assert _emit_canonical(body) == _libyaml_dump(body)
 
 
 bodies = st.recursive(
