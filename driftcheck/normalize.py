@@ -146,6 +146,8 @@ def prune(value: Any) -> Any:
 FREE_FORM_MAPS = frozenset({"labels", "annotations", "environment_variables", "http_headers"})
 # Lists of command-line arguments: a secret flag marks the next argument secret.
 ARGUMENT_LISTS = frozenset({"args", "command"})
+# Fields whose strings are written by people, never enums.
+_FREE_TEXT = frozenset({"value", *ARGUMENT_LISTS})
 
 
 def canonical(
@@ -186,8 +188,9 @@ def canonical(
             return sorted(set(items))
         return items
     if isinstance(value, str):
-        if _UNSPECIFIED.match(value):
-            # Any enum left unspecified is unset: the default it stands for applies.
+        if _UNSPECIFIED.match(value) and not named and key not in _FREE_TEXT:
+            # Any enum left unspecified is unset: the default it stands for applies. (Not in
+            # what people write: an env value, an argument, a label.)
             return ""
         if key in ENUM_FIELDS:
             # An unspecified enum is the API's way of saying "unset": the default applies.

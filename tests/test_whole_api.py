@@ -102,6 +102,16 @@ def _set(path: str, value: Any, pick: Callable[[dict[str, Any]], dict[str, Any]]
 
 
 _DELETE = object()
+
+
+def _on_revisions(fields: dict[str, Any]) -> Change:
+    def change(project: dict[str, Any]) -> None:
+        for revision in project["revisions"][REGION]:
+            revision.update(fields)
+
+    return change
+
+
 Case = tuple[str, Change, str, str, str]
 
 MEANINGFUL: list[Case] = [
@@ -213,6 +223,34 @@ MEANINGFUL: list[Case] = [
         "medium",
     ),
     (
+        "an ingress value the client does not know",
+        _set("ingress", "INGRESS_TRAFFIC_SOMETHING_NEW", svc),
+        SERVICE,
+        "ingress",
+        "critical",
+    ),
+    (
+        "an execution environment the client does not know",
+        _set("template.executionEnvironment", "EXECUTION_ENVIRONMENT_GEN3", svc),
+        SERVICE,
+        "template.execution_environment",
+        "low",
+    ),
+    (
+        "an env value that looks like an unset enum",
+        lambda p: main_container(svc(p))["env"].append({"name": "MODE", "value": "X_UNSPECIFIED"}),
+        SERVICE,
+        "template.containers.app.env.MODE",
+        "medium",
+    ),
+    (
+        "a pinned revision's field the client does not know",
+        _on_revisions({"workloadIdentityConfig": {"identityCertificateEnabled": False}}),
+        SERVICE,
+        "serving.pinned.runs.workload_identity_config",
+        "high",
+    ),
+    (
         "worker pool image",
         lambda p: main_container(pool(p)).update(image=whole_api.IMAGE.replace("cd", "ef")),
         POOL,
@@ -295,6 +333,14 @@ SAME_THING: list[tuple[str, Change, Change | None]] = [
         lambda p: main_container(svc(p))["resources"]["limits"].pop("cpu"),
     ),
     ("an unknown enum left unspecified", _set("functionalType", _DELETE, svc), None),
+    (
+        "unset egress is private ranges",
+        *_spelt("template.vpcAccess.egress", "PRIVATE_RANGES_ONLY", _DELETE),
+    ),
+    (
+        "unset empty-dir medium is memory",
+        *_spelt("template.volumes.1.emptyDir", {"medium": "MEMORY"}, {}),
+    ),
 ]
 
 
@@ -447,3 +493,34 @@ def test_a_field_the_client_does_not_know_is_redacted_by_its_name(
     # The same secret in both environments: the fingerprints match, no drift.
     result = cli("check", "staging", "--against", "production", "--fail-on", "info")
     assert result.code == 0, result.stderr
+
+
+def test_an_empty_dir_volume_is_a_volume(emulator: Start, cli: Run, tmp_path: Path) -> None:
+    """``emptyDir: {}`` is a volume with every default, not an empty map pruning drops."""
+
+    def bare(project: dict[str, Any]) -> None:
+        svc(project)["template"]["volumes"][1] = {"name": "cache", "emptyDir": {}}
+
+    def without(project: dict[str, Any]) -> None:
+        del svc(project)["template"]["volumes"][1]
+
+    report = check(emulator, cli, tmp_path, estate(bare, production=without))
+    assert [(f.resource, f.path) for f in report.findings] == [(SERVICE, "template.volumes.cache")]
+
+
+def test_a_deploy_still_rolling_out_is_no_failed_deploy(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    def rolling(project: dict[str, Any]) -> None:
+        service = svc(project)
+        base = f"projects/{whole_api.STAGING}/locations/{REGION}/services/api-stg/revisions"
+        service["latestCreatedRevision"] = f"{base}/api-stg-00043-9f8"
+        service["reconciling"] = True
+
+    report = check(emulator, cli, tmp_path, estate(rolling))
+    # What serves meanwhile (the previous revision) is still compared; no violation is raised.
+    paths = {f.path for f in report.findings} | {
+        e.path for f in report.findings for e in f.evidence
+    }
+    assert "deploy" not in paths
+    assert paths and all(path.startswith("serving") for path in paths)

@@ -129,6 +129,12 @@ def normalize_volume(
     volume: dict[str, Any], neutral: Callable[[str], str], literals: Literals = None
 ) -> dict[str, Any]:
     body = dict(volume)
+    empty_dir = body.get("empty_dir")
+    if isinstance(empty_dir, dict):
+        # An in-memory volume unless told otherwise; and never an empty map that pruning drops.
+        medium = str(empty_dir.get("medium") or "")
+        if not medium or medium.endswith("_UNSPECIFIED"):
+            body["empty_dir"] = {**empty_dir, "medium": "MEMORY"}
     secret = body.get("secret")
     if isinstance(secret, dict):
         secret = dict(secret)
@@ -163,6 +169,12 @@ def normalize_template(
     body.pop("revision", None)
     if scaling is not None:
         body["scaling"] = {**scaling, **nonzero(template.get("scaling") or {})}
+    access = body.get("vpc_access")
+    if isinstance(access, dict) and (access.get("connector") or access.get("network_interfaces")):
+        # With VPC access and no egress setting, only private ranges go through the VPC.
+        egress = str(access.get("egress") or "")
+        if not egress or egress.endswith("_UNSPECIFIED"):
+            body["vpc_access"] = {**access, "egress": "PRIVATE_RANGES_ONLY"}
     containers = template.get("containers")
     if isinstance(containers, list):
         body["containers"] = {

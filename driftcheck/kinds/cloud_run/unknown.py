@@ -76,6 +76,13 @@ def merge_unknown(parsed: dict[str, Any], raw: dict[str, Any], descriptor: Any) 
             parsed[snake(key)] = value
             added.append(snake(key))
             continue
+        if field.enum_type is not None:
+            if _unknown_enum(value, field.enum_type):
+                # Parsing turned a value this client does not know into the default (0): a
+                # new ingress setting would read as "all". What the API sent is kept instead.
+                parsed[field.name] = value
+                added.append(field.name)
+            continue
         nested = field.message_type
         if nested is None or nested.GetOptions().map_entry:
             continue
@@ -110,3 +117,9 @@ def _by_name(value: Any, name: str, redactor: Redactor) -> Any:
     if isinstance(value, list):
         return [_by_name(item, name, redactor) for item in value]
     return value
+
+
+def _unknown_enum(value: Any, enum: Any) -> bool:
+    """Whether ``value`` (an enum as JSON, or a list of them) holds a name ``enum`` lacks."""
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and v not in enum.values_by_name for v in values)

@@ -27,23 +27,30 @@ if TYPE_CHECKING:
 REVISION_PERMISSION = Permission("run.revisions.get", "roles/run.viewer")
 SOURCE = "run.googleapis.com"
 CURRENT = "current"  # the revision serving is the service's template
-# The fields of a Revision that a revision template configures: what a serving revision runs.
-TEMPLATE_FIELDS = (
-    "scaling",
-    "vpc_access",
-    "timeout",
-    "service_account",
-    "containers",
-    "volumes",
-    "execution_environment",
-    "encryption_key",
-    "max_instance_request_concurrency",
-    "service_mesh",
-    "encryption_key_revocation_action",
-    "encryption_key_shutdown_duration",
-    "session_affinity",
-    "node_selector",
-    "gpu_zonal_redundancy_disabled",
+# The fields of a Revision that describe the revision rather than configure it: everything else
+# (fields the client does not know included) is what it runs.
+REVISION_ONLY = frozenset(
+    {
+        "name",
+        "uid",
+        "generation",
+        "labels",
+        "annotations",
+        "create_time",
+        "update_time",
+        "delete_time",
+        "expire_time",
+        "launch_stage",
+        "service",
+        "reconciling",
+        "conditions",
+        "observed_generation",
+        "log_uri",
+        "satisfies_pzs",
+        "scaling_status",
+        "creator",
+        "etag",
+    }
 )
 
 
@@ -96,7 +103,8 @@ def read_serving(
         if read is not None:
             serving[revision] = {**entry, "revision": read}
     extra: dict[str, Any] = {"_serving": serving}
-    if created and not template_serves:
+    if created and not template_serves and not service.reconciling:
+        # While Cloud Run is still rolling the revision out, it is not (yet) a failed deploy.
         extra["_deploy"] = {"latest_created": created, "latest_ready": ready or None}
     return extra
 
@@ -135,7 +143,7 @@ def normalize_serving(
         runs: Any = entry.get("template", CURRENT)
         if "revision" in entry:
             revision = entry["revision"]
-            runs = template({k: revision[k] for k in TEMPLATE_FIELDS if k in revision})
+            runs = template({k: v for k, v in revision.items() if k not in REVISION_ONLY})
         if entry.get("latest"):
             key = "latest"
         elif runs == CURRENT:
