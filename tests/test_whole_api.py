@@ -524,3 +524,30 @@ def test_a_deploy_still_rolling_out_is_no_failed_deploy(
     }
     assert "deploy" not in paths
     assert paths and all(path.startswith("serving") for path in paths)
+
+
+def _tag_only(project: dict[str, Any]) -> None:
+    """All traffic to the latest revision; revision 00041 reachable only at its tag's URL."""
+    service = svc(project)
+    service["trafficStatuses"] = [
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100},
+        {
+            "type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION",
+            "revision": service["trafficStatuses"][1]["revision"],
+            "tag": "stable",
+        },
+    ]
+
+
+def test_a_revision_reached_only_through_its_tag_is_compared(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    def other_image(project: dict[str, Any]) -> None:
+        _tag_only(project)
+        for revision in project["revisions"][REGION]:
+            revision["containers"][0]["image"] = whole_api.IMAGE.replace("cd", "ee")
+
+    report = check(emulator, cli, tmp_path, estate(other_image, production=_tag_only))
+    assert [(f.resource, f.path) for f in report.findings] == [
+        (SERVICE, "serving.tag:stable.runs.containers.app.image")
+    ]

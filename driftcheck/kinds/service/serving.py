@@ -73,6 +73,17 @@ def serving_shares(service: Any) -> dict[str, int]:
     return shares
 
 
+def tagged_revisions(service: Any) -> dict[str, list[str]]:
+    """Fixed revisions reached through a tag's own URL (``https://<tag>---…``), with their tags:
+    they answer whoever calls that URL, whatever share of traffic they get."""
+    tagged: dict[str, list[str]] = {}
+    for status in service.traffic_statuses:
+        revision = _short(status.revision)
+        if status.tag and revision and not status.type_.name.endswith("_LATEST"):
+            tagged.setdefault(revision, []).append(status.tag)
+    return {revision: sorted(tags) for revision, tags in tagged.items()}
+
+
 def read_serving(
     revisions_client: Any,
     collector: CloudRunCollector,
@@ -86,8 +97,13 @@ def read_serving(
     created = _short(service.latest_created_revision)
     template_serves = bool(created) and created == ready
     serving: dict[str, Any] = {}
-    for revision, percent in sorted(serving_shares(service).items()):
-        entry: dict[str, Any] = {"percent": percent, "latest": revision == ready}
+    shares, tagged = serving_shares(service), tagged_revisions(service)
+    for revision in sorted({*shares, *tagged}):
+        entry: dict[str, Any] = {
+            "percent": shares.get(revision, 0),
+            "latest": revision == ready,
+            "tags": tagged.get(revision, []),
+        }
         if template_serves and revision == created:
             serving[revision] = {**entry, "template": CURRENT}
             continue
@@ -132,8 +148,9 @@ def _get_revision(
 def normalize_serving(
     serving: Mapping[str, Any], template: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """Serving revisions by meaning, never by name: ``latest``; ``pinned:current`` for a pinned
-    revision that is the template; other pinned ones ``pinned``, ``pinned-2`` … oldest first
+    """Serving revisions by meaning, never by name: ``latest``; ``tag:<tag>`` for a fixed revision
+    reached only through its tag; ``pinned:current`` for a pinned revision that is the template;
+    other pinned ones ``pinned``, ``pinned-2`` … oldest first
     (revision names grow with each deploy). Each has its share of traffic and what it runs
     (``current``: the service's template; otherwise the revision's configuration in canonical
     form, through ``template``), which comparison then judges like any template."""
@@ -146,6 +163,9 @@ def normalize_serving(
             runs = template({k: v for k, v in revision.items() if k not in REVISION_ONLY})
         if entry.get("latest"):
             key = "latest"
+        elif not entry.get("percent") and entry.get("tags"):
+            # Reached only through its tag's URL: known by the tag.
+            key = f"tag:{entry['tags'][0]}"
         elif runs == CURRENT:
             key = f"pinned:{CURRENT}"
         else:
