@@ -171,31 +171,21 @@ class _Api:
     def list_locations(self, project: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
         """``ListLocationsResponse``, paged like the services list."""
         project_id, spec = self.state.project(project)
-        ids = spec.location_ids()
-        start, size = _page_window(query, self.state.scenario.max_page_size)
-        body: dict[str, Any] = {
-            "locations": [
-                {
-                    "name": f"projects/{project_id}/locations/{location}",
-                    "locationId": location,
-                    "displayName": location,
-                    "labels": {"cloud.googleapis.com/region": location},
-                }
-                for location in ids[start : start + size]
-            ]
-        }
-        if start + size < len(ids):
-            body["nextPageToken"] = str(start + size)
-        return body
+        locations = [
+            {
+                "name": f"projects/{project_id}/locations/{location}",
+                "locationId": location,
+                "displayName": location,
+                "labels": {"cloud.googleapis.com/region": location},
+            }
+            for location in spec.location_ids()
+        ]
+        return self._page(locations, "locations", query, "pageSize")
 
     # Cloud Run v2 ------------------------------------------------------------------------------
-    def _service_json(
-        self, project_id: str, spec: ProjectSpec, location: str, raw: dict[str, Any]
-    ) -> dict[str, Any]:
-        short = str(raw["name"]).rsplit("/", 1)[-1]
-        name = f"projects/{project_id}/locations/{location}/services/{short}"
-        digest = hashlib.sha256(f"{self.state.boot}{name}".encode()).hexdigest()
-        volatile = {
+    def _volatile(self, digest: str) -> dict[str, Any]:
+        """What Cloud Run sets on every resource and changes on every boot of the emulator."""
+        return {
             "uid": str(uuid.UUID(digest[:32])),
             "generation": str(int(digest[:4], 16)),
             "etag": f'"{digest[:20]}"',
@@ -203,9 +193,19 @@ class _Api:
             "updateTime": self.state.boot_time,
             "creator": "deployer@example.com",
             "lastModifier": "deployer@example.com",
+            "observedGeneration": str(int(digest[:4], 16)),
+        }
+
+    def _service_json(
+        self, project_id: str, spec: ProjectSpec, location: str, raw: dict[str, Any]
+    ) -> dict[str, Any]:
+        short = str(raw["name"]).rsplit("/", 1)[-1]
+        name = f"projects/{project_id}/locations/{location}/services/{short}"
+        digest = hashlib.sha256(f"{self.state.boot}{name}".encode()).hexdigest()
+        volatile = {
+            **self._volatile(digest),
             "uri": f"https://{short}-{digest[:10]}-uc.a.run.app",
             "urls": [f"https://{short}-{spec.number}.{location}.run.app"],
-            "observedGeneration": str(int(digest[:4], 16)),
             "latestReadyRevision": f"{name}/revisions/{short}-{digest[:5]}",
             "latestCreatedRevision": f"{name}/revisions/{short}-{digest[:5]}",
             "terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED"},
@@ -274,18 +274,8 @@ class _Api:
             short = str(item["name"]).rsplit("/", 1)[-1]
             name = f"projects/{project_id}/locations/{location}/{collection}/{short}"
             digest = hashlib.sha256(f"{self.state.boot}{name}".encode()).hexdigest()
-            volatile = {
-                "uid": str(uuid.UUID(digest[:32])),
-                "generation": str(int(digest[:4], 16)),
-                "etag": f'"{digest[:20]}"',
-                "createTime": self.state.boot_time,
-                "updateTime": self.state.boot_time,
-                "creator": "deployer@example.com",
-                "lastModifier": "deployer@example.com",
-                "observedGeneration": str(int(digest[:4], 16)),
-                "terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED"},
-            }
-            served.append({**volatile, **item, "name": name})
+            ready = {"terminalCondition": {"type": "Ready", "state": "CONDITION_SUCCEEDED"}}
+            served.append({**self._volatile(digest), **ready, **item, "name": name})
         return served
 
     def list_other(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from driftcheck.kinds.cloud_run.fields import FIELDS
-from driftcheck.kinds.interface import ResourceKind
+from driftcheck.kinds.cloud_run.kind import workload_kind
 from driftcheck.kinds.service import catalogue
 from driftcheck.kinds.service.collect import collect_services
 from driftcheck.kinds.service.normalize import normalize_service
 from driftcheck.kinds.service.violations import service_violations
 
-SERVICE = ResourceKind(
-    name="service",
-    stage=0,
-    regional=True,
+SERVICE = workload_kind(
+    "service",
     collect=collect_services,
     normalize=normalize_service,
     catalogue=catalogue.CATALOGUE,
@@ -22,11 +19,4 @@ SERVICE = ResourceKind(
     # Revision names of a failed deploy: judged by its violation, never kept in a baseline.
     runner_observations=("deploy",),
     judged_elsewhere=("deploy*",),
-    fields=FIELDS,
-    # Across environments a pinned version number is expected to differ; pinned-vs-latest is
-    # drift.
-    cross_environment_pinned=(
-        "template.containers.*.env.*.version",
-        "template.volumes.*.secret.items.*.version",
-    ),
 )
