@@ -58,6 +58,11 @@ def runner_observations() -> Paths:
     return _declared("runner_observations")
 
 
+def _key_glob(key: str) -> str:
+    """A resource key glob (``job/us-central1/*``) as a pattern within a path."""
+    return re.escape(key).replace(re.escape("*"), "[^:]*")
+
+
 def _holds_secret_values(resource: str) -> bool:
     """Whether ``resource`` is of a kind whose values are secrets of their own environment."""
     from driftcheck.kinds import kind_of
@@ -413,6 +418,14 @@ class _Comparison:
             if unshared
             else None
         )
+        # Resources a read failed for (a listing that answered 403): what another resource says
+        # about them (a secret's references, a dependency's users) is not compared either.
+        unread = sorted({e.resource for e in self.errors if e.path is None and "/" in e.resource})
+        self.unread_reference = (
+            re.compile(rf"(?:^|[.:])(?:{'|'.join(_key_glob(key) for key in unread)})(?::|$)")
+            if unread
+            else None
+        )
         self.findings: list[Finding] = []
         self.gaps: list[Gap] = []
         self.buckets: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
@@ -451,11 +464,16 @@ class _Comparison:
             return
         if before is None or after is None:
             users = _users(before if before is not None else after)
-            unshared = self.unshared_reference
+            unshared, unread = self.unshared_reference, self.unread_reference
             if users and unshared is not None and all(unshared.search(u) for u in users):
                 # Used only from a region that is not compared: not compared either.
                 bucket.not_compared.append(
                     NotCompared(resource=resource, why="used only in a region read on one side")
+                )
+                return
+            if users and unread is not None and all(unread.search(u) for u in users):
+                bucket.not_compared.append(
+                    NotCompared(resource=resource, why="used only by resources that were not read")
                 )
                 return
             bucket.only_in_actual += before is None
@@ -465,12 +483,12 @@ class _Comparison:
         bucket.matched += 1
         if before == after:
             return
-        unread = [str(e.path) for e in self.errors if e.path and fnmatchcase(resource, e.resource)]
-        judged = _resource_findings(resource, before, after, self.options, self.sides, unread)
-        if self.unshared_reference is not None:
-            # What a resource says about one in a region not compared is not compared either.
-            pattern = self.unshared_reference
-            judged.findings = [f for f in judged.findings if not pattern.search(f.path)]
+        lost = [str(e.path) for e in self.errors if e.path and fnmatchcase(resource, e.resource)]
+        judged = _resource_findings(resource, before, after, self.options, self.sides, lost)
+        for pattern in (self.unshared_reference, self.unread_reference):
+            # What a resource says about one that is not compared is not compared either.
+            if pattern is not None:
+                judged.findings = [f for f in judged.findings if not pattern.search(f.path)]
         self.findings.extend(judged.findings)
         self.gaps.extend(judged.gaps)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from driftcheck.emulator import EmulatorServer
-from driftcheck.emulator.scenario import Scenario
+from driftcheck.emulator.scenario import FaultSpec, Scenario
 from driftcheck.model import DriftReport, Status
 from driftcheck.yamlio import dump_yaml
 from tests import whole_api
@@ -551,3 +551,27 @@ def test_a_revision_reached_only_through_its_tag_is_compared(
     assert [(f.resource, f.path) for f in report.findings] == [
         (SERVICE, "serving.tag:stable.runs.containers.app.image")
     ]
+
+
+@pytest.mark.parametrize(
+    ("collection", "body", "kind"),
+    [("jobs", "json", "job"), ("workerPools", "malformed", "worker-pool")],
+)
+def test_a_kind_that_cannot_be_listed_is_never_clean(
+    emulator: Start, cli: Run, tmp_path: Path, collection: str, body: str, kind: str
+) -> None:
+    """Jobs and worker pools are read whether or not the config names them: a listing that
+    fails leaves the run incomplete, though everything else compares clean."""
+    emulator(estate())
+    assert cli("baseline", "production").code == 0
+    path = f"/projects/{whole_api.STAGING}/locations/{REGION}/{collection}$"
+    fault = FaultSpec(path=path, status=403, body=body)
+    emulator(estate(faults=[fault]))
+    result = cli("check", "staging", "--against", "production")
+    assert result.code == 3, result.stderr
+    report = DriftReport.model_validate_json(
+        (tmp_path / "reports" / "staging-vs-production.json").read_text()
+    )
+    assert report.status is Status.INCOMPLETE
+    assert report.findings == []
+    assert [e.resource for e in report.errors] == [f"{kind}/{REGION}/*"]

@@ -464,16 +464,17 @@ SHARED_PROJECT = {
 }
 
 
-def estate(*changes: Change, production: Change | None = None) -> Scenario:
+def estate(*changes: Change, production: Change | None = None, **fields: Any) -> Scenario:
     """Production and staging alike but for what must not matter; each of ``changes`` is then
-    applied to staging's project (``production`` to production's)."""
+    applied to staging's project (``production`` to production's); ``fields`` are the
+    scenario's own (faults, latency)."""
     prod = project("prod", PROD, PROD_NUMBER, "a1b2c3")
     staging = project("stg", STAGING, STAGING_NUMBER, "9f8e7d0")
     for change in changes:
         change(staging)
     if production is not None:
         production(prod)
-    return scenario(projects={PROD: prod, STAGING: staging, SHARED: SHARED_PROJECT})
+    return scenario(projects={PROD: prod, STAGING: staging, SHARED: SHARED_PROJECT}, **fields)
 
 
 def config(directory: Any) -> dict[str, Any]:
