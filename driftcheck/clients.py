@@ -81,14 +81,16 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
     """
     from driftcheck.deadlines import bounded_request, deadline_adapter
     from driftcheck.kinds.cloud_run.unknown import capture_responses
+    from driftcheck.lean_http import lean
 
     session = getattr(getattr(client, "_transport", None), "_session", None)
     if session is not None:
-        # Each exchange is bounded in total time, not per read (see ``deadlines``).
+        # Exchanges go over http.client (see ``lean_http``); what requests still sends (through
+        # a proxy, say) is bounded in total time, not per read, the same way (see ``deadlines``).
         adapter = deadline_adapter(pool_maxsize=max(size, 10))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.request = capture_responses(bounded_request(session.request))
+        session.request = capture_responses(bounded_request(lean(session).request))
         if emulator:
             session.trust_env = False
     return client
