@@ -79,7 +79,7 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
     emulator on loopback is never reached through a proxy, so the per-request proxy lookup is
     skipped.
     """
-    from driftcheck.deadlines import bounded_request, deadline_adapter
+    from driftcheck.deadlines import deadline_adapter
     from driftcheck.kinds.cloud_run.unknown import capture_responses
     from driftcheck.lean_http import lean
 
@@ -90,7 +90,7 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
         adapter = deadline_adapter(pool_maxsize=max(size, 10))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.request = capture_responses(bounded_request(lean(session).request))
+        session.request = capture_responses(lean(session).request)
         if emulator:
             session.trust_env = False
     return client

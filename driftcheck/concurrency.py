@@ -11,8 +11,9 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -77,6 +78,98 @@ class RateLimits:
             if key not in self._limiters:
                 self._limiters[key] = RateLimiter(self.per_minute[api])
             return self._limiters[key]
+
+
+class Slots:
+    """The cap on API calls in flight, with a lane for calls that others wait on.
+
+    A listing's next page brings the calls of its resources: while it waits for a slot, the
+    calls already queued do not take freed slots before it (they would, on a plain semaphore,
+    until the queue ran dry and the pool idled for a page's latency, page after page).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._lock = threading.Lock()
+        self._urgent_turn = threading.Condition(self._lock)
+        self._turn = threading.Condition(self._lock)
+        self._urgent_waiting = 0
+
+    def acquire(self, urgent: bool = False) -> None:
+        """Wait for a slot; an urgent call goes before every call that is not."""
+        with self._lock:
+            if urgent:
+                self._urgent_waiting += 1
+                try:
+                    while not self._free:
+                        self._urgent_turn.wait()
+                finally:
+                    self._urgent_waiting -= 1
+            else:
+                while not self._free or self._urgent_waiting:
+                    self._turn.wait()
+            self._free -= 1
+
+    def release(self) -> None:
+        """Give a slot back, to an urgent call first."""
+        with self._lock:
+            self._free += 1
+            if self._urgent_waiting:
+                self._urgent_turn.notify()
+            else:
+                self._turn.notify()
+
+    def __enter__(self) -> Slots:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Hold a slot taken ahead of the queue (a listing's page)."""
+        self.acquire(urgent=True)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+_gate = threading.local()
+
+
+@contextmanager
+def calls_through(slots: Slots, limiter: RateLimiter, urgent: bool = False) -> Iterator[None]:
+    """API calls made on this thread meanwhile take one of ``slots`` and ``limiter`` each time
+    an exchange goes out (every retry counts), and hold the slot while on the wire only:
+    building a request and reading its answer are CPU work, done outside the cap."""
+    previous = getattr(_gate, "value", None)
+    _gate.value = (slots, limiter, urgent)
+    try:
+        yield
+    finally:
+        _gate.value = previous
+
+
+@contextmanager
+def on_the_wire() -> Iterator[None]:
+    """Around one HTTP exchange (see ``lean_http``): the slot and limiter of
+    :func:`calls_through`, if this thread is inside it."""
+    gate: tuple[Slots, RateLimiter, bool] | None = getattr(_gate, "value", None)
+    if gate is None:
+        yield
+        return
+    slots, limiter, urgent = gate
+    slots.acquire(urgent)
+    try:
+        # In the slot: the call goes out when the limiter counts it. Taken before, a call could
+        # wait for a slot while the window moves on, and more than the quota would reach the
+        # API in some 60 seconds.
+        limiter.acquire()
+        yield
+    finally:
+        slots.release()
 
 
 class DaemonPool:
@@ -155,9 +248,11 @@ class Workers:
         self.concurrency = concurrency
         self.limits = limits
         self.progress = progress or NullProgress()
-        self._pool = DaemonPool(concurrency, "driftcheck")
+        # More threads than slots: while ``concurrency`` calls are on the wire, others build
+        # their requests or read their answers (see ``calls_through``).
+        self._pool = DaemonPool(concurrency + max(2, concurrency // 4), "driftcheck")
         # Every call in flight holds a slot, list calls on their own threads included.
-        self.slots = threading.BoundedSemaphore(concurrency)
+        self.slots = Slots(concurrency)
 
     def submit(self, function: Callable[[], T]) -> Future[T]:
         """Run ``function`` on the pool."""

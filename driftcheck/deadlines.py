@@ -14,7 +14,7 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -134,19 +134,3 @@ def deadline_adapter(pool_maxsize: int) -> Any:
             }
 
     return DeadlineAdapter(pool_connections=4, pool_maxsize=pool_maxsize)
-
-
-def bounded_request(request: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``Session.request`` so that each exchange is bounded by its own timeout in total."""
-
-    def bounded(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        timeout = kwargs.get("timeout")
-        total: float | None = None
-        if isinstance(timeout, tuple):
-            total = sum(t for t in timeout if isinstance(t, int | float))
-        elif isinstance(timeout, int | float):
-            total = timeout
-        with deadline(total):
-            return request(method, url, *args, **kwargs)
-
-    return bounded

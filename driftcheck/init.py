@@ -164,7 +164,7 @@ def _service_names(run_client: Any, project: str, region: str, settings: ApiSett
         pager = run_client.list_services(
             parent=parent, retry=retry, timeout=settings.timeout_seconds
         )
-        for page in pages(pager, lambda: None):
+        for page in pages(pager):
             names.extend(str(service.name).rsplit("/", 1)[-1] for service in page.services)
     except read_failures() as exc:
         record = failure_record(SOURCE, parent, exc, LIST_PERMISSION)

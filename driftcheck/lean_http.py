@@ -18,6 +18,8 @@ google-api-core's error mapping and driftcheck's retry policy see exactly what t
 from __future__ import annotations
 
 import http.client
+import os
+import select
 import socket
 import ssl
 import threading
@@ -28,7 +30,8 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from driftcheck.deadlines import MAX_EXCHANGE_BYTES, DeadlineSocket, deadline
+from driftcheck.concurrency import on_the_wire
+from driftcheck.deadlines import MAX_EXCHANGE_BYTES, DeadlineSocket, deadline, remaining
 
 # Options of ``Session.request`` that only requests itself handles.
 _REQUESTS_ONLY = (
@@ -44,25 +47,59 @@ _REQUESTS_ONLY = (
 )
 _IDLE_PER_HOST = 256  # the highest concurrency the config allows
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_READ_SIZE = 64 * 1024
+# What writing to, or reading from, a kept-alive connection the server closed while idle raises.
+_CLOSED_WHILE_IDLE = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+)
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection has anything to read: EOF, a reset, or bytes no request asked
+    for (urllib3's is_connection_dropped). Such a connection is never reused."""
+    sock: Any = conn.sock
+    if sock is None:
+        return True
+    try:
+        if isinstance(getattr(sock, "_sock", sock), ssl.SSLSocket) and sock.pending():
+            return True
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 class _Connections:
     """Idle keep-alive connections per (scheme, host, port), most recently used first."""
 
-    def __init__(self) -> None:
+    def __init__(self, cafile: str | None = None) -> None:
         self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
+        self._cafile = cafile
 
     def take(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
         """An idle connection (and True), or a new one not yet connected (and False)."""
+        while True:
+            with self._lock:
+                idle = self._idle.get((scheme, host, port))
+                conn = idle.pop() if idle else None
+            if conn is None:
+                break
+            if not _dropped(conn):
+                return conn, True
+            conn.close()
         with self._lock:
-            idle = self._idle.get((scheme, host, port))
-            if idle:
-                return idle.pop(), True
             if scheme == "https" and self._tls is None:
-                # The CA bundle requests verifies with (certifi's).
-                self._tls = ssl.create_default_context(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH)
+                # The CA bundle requests verifies with (REQUESTS_CA_BUNDLE…, else certifi's).
+                bundle = self._cafile or requests.utils.DEFAULT_CA_BUNDLE_PATH
+                if os.path.isdir(bundle):
+                    self._tls = ssl.create_default_context(capath=bundle)
+                else:
+                    self._tls = ssl.create_default_context(cafile=bundle)
         if scheme == "https":
             return http.client.HTTPSConnection(host, port, context=self._tls), False
         return http.client.HTTPConnection(host, port), False
@@ -95,32 +132,37 @@ class LeanSend(requests.Session):
         timeout: Any = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send one request; see the module for what falls back to requests."""
-        if not self._lean_applies(url, data, kwargs):
+        """Send one request (see the module for what falls back to requests): on the wire in
+        one of the run's slots, bounded in total time from the moment it goes out."""
+        lean = self._lean_applies(url, data, kwargs)
+        total = _total(timeout)
+        with on_the_wire(), deadline(total):
+            if lean:
+                response = self._send(method, url, params, data, headers, total)
+                if response.status_code not in _REDIRECTS or "Location" not in response.headers:
+                    return response
+                # Google's APIs do not redirect; should one, requests follows it as it always did.
             return super().request(
                 method, url, params=params, data=data, headers=headers, timeout=timeout, **kwargs
             )
+
+    def _send(
+        self, method: str, url: str, params: Any, data: Any, headers: Any, total: float | None
+    ) -> requests.Response:
         parts = urlsplit(url)
         target = parts.path or "/"
         query = "&".join(q for q in (parts.query, _encode(params)) if q)
         if query:
             target += "?" + query
-        merged = {**self.headers, **(headers or {})}
+        merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
+        merged.update(headers or {})  # case-insensitively, as requests merges them
+        merged["Accept-Encoding"] = "gzip"
         sent = {name: value for name, value in merged.items() if value is not None}
-        sent["Accept-Encoding"] = "gzip"
         body = data.encode("utf-8") if isinstance(data, str) else data
-        total = _total(timeout)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        with deadline(total):
-            response = self._exchange(
-                method, parts.scheme, parts.hostname or "", port, target, body, sent, url, total
-            )
-        if response.status_code in _REDIRECTS and "Location" in response.headers:
-            # Google's APIs do not redirect; should one, requests follows it as it always did.
-            return super().request(
-                method, url, params=params, data=data, headers=headers, timeout=timeout, **kwargs
-            )
-        return response
+        return self._exchange(
+            method, parts.scheme, parts.hostname or "", port, target, body, sent, url, total
+        )
 
     def _lean_applies(self, url: str, data: Any, options: dict[str, Any]) -> bool:
         if any(options.get(name) is not None for name in _REQUESTS_ONLY):
@@ -131,6 +173,8 @@ class LeanSend(requests.Session):
             return False
         if not url.startswith(("http://", "https://")) or not isinstance(data, str | bytes | None):
             return False
+        if "@" in url.split("/", 3)[2]:
+            return False  # user info: requests sends it as Basic authentication
         # A proxy from the environment (HTTPS_PROXY…) is requests' to honour (the environment
         # is read once per host: it does not change during a run).
         if not self.trust_env:
@@ -144,7 +188,13 @@ class LeanSend(requests.Session):
     def _connections(self) -> _Connections:
         with self._lean_lock:
             if self._lean_connections is None:
-                self._lean_connections = _Connections()
+                # requests' own choice (merge_environment_settings): the environment's bundle.
+                cafile = None
+                if self.trust_env:
+                    cafile = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+                        "CURL_CA_BUNDLE"
+                    )
+                self._lean_connections = _Connections(cafile)
             return self._lean_connections
 
     def _exchange(
@@ -155,7 +205,7 @@ class LeanSend(requests.Session):
         port: int,
         target: str,
         body: bytes | None,
-        headers: dict[str, str],
+        headers: dict[str, Any],
         url: str,
         total: float | None,
     ) -> requests.Response:
@@ -164,15 +214,21 @@ class LeanSend(requests.Session):
             conn, reused = connections.take(scheme, host, port)
             connected = reused
             try:
+                left = remaining()
+                if left is not None and left <= 0:
+                    raise TimeoutError
                 if not reused:
-                    conn.timeout = total
+                    conn.timeout = left  # connecting spends the exchange's deadline too
                     conn.connect()
                     connected = True
                     conn.sock = DeadlineSocket(conn.sock)
+                # This exchange's timeout for every read and for sending (not the one the
+                # connection was opened with, nor what the last read left on the socket).
+                conn.sock.settimeout(left)
                 conn.request(method, target, body=body, headers=headers)
                 answer = conn.getresponse()
-                content = answer.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                content = _read_all(answer)
+            except _CLOSED_WHILE_IDLE as exc:
                 conn.close()
                 if reused:
                     continue  # the server closed an idle connection: once more on a new one
@@ -181,17 +237,31 @@ class LeanSend(requests.Session):
                 conn.close()
                 raise _as_requests_error(exc, connected) from None
             break
-        if answer.will_close:
-            conn.close()
+        if answer.will_close or answer.status < 200:
+            conn.close()  # after a 1xx taken for the answer, the real one is still to come
         else:
             connections.give_back(scheme, host, port, conn)
         return _response(method, url, headers, answer, content)
 
 
+def _read_all(answer: http.client.HTTPResponse) -> bytes:
+    """The whole body, read in bounded pieces: http.client's read() allocates the announced
+    Content-Length (or chunk size) at once, so that a lying header is a MemoryError."""
+    parts = []
+    while chunk := answer.read(_READ_SIZE):
+        parts.append(chunk)
+    if answer.length:  # the connection ended before Content-Length bytes came
+        content = b"".join(parts)
+        raise http.client.IncompleteRead(content, answer.length)
+    return b"".join(parts)
+
+
 def _encode(params: Any) -> str:
+    """Query parameters as requests encodes them (a None value is left out)."""
     if not params:
         return ""
-    return urlencode(list(params.items()) if isinstance(params, dict) else params, doseq=True)
+    pairs = list(params.items()) if isinstance(params, dict) else list(params)
+    return urlencode([(k, v) for k, v in pairs if v is not None], doseq=True)
 
 
 def _total(timeout: Any) -> float | None:
@@ -204,7 +274,7 @@ def _total(timeout: Any) -> float | None:
 def _response(
     method: str,
     url: str,
-    headers: dict[str, str],
+    headers: dict[str, Any],
     answer: http.client.HTTPResponse,
     content: bytes,
 ) -> requests.Response:
@@ -216,6 +286,7 @@ def _response(
     if response.headers.get("Content-Encoding", "").lower() == "gzip":
         content = _gunzip(content)
     response._content = content
+    response._content_consumed = True  # type: ignore[attr-defined]
     response.url = url
     response.encoding = requests.utils.get_encoding_from_headers(response.headers)
     prepared = requests.PreparedRequest()
@@ -254,8 +325,10 @@ def _as_requests_error(exc: BaseException, connected: bool) -> BaseException:
         return requests.exceptions.SSLError(_reason(exc))
     if isinstance(exc, http.client.IncompleteRead):
         return requests.exceptions.ChunkedEncodingError(_reason(exc))
-    if isinstance(exc, OSError | http.client.HTTPException):
+    if isinstance(exc, OSError | http.client.HTTPException | MemoryError | OverflowError):
         return requests.exceptions.ConnectionError(_reason(exc))
+    if isinstance(exc, ValueError):  # a header or URL http.client refuses to send
+        return requests.exceptions.InvalidHeader(_reason(exc))
     return exc
 
 

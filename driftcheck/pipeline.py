@@ -21,7 +21,7 @@ from driftcheck.baseline import file_sha256, read_snapshot
 from driftcheck.clients import ApiClients, build_clients
 from driftcheck.collectors.interface import CollectionContext, CollectorResult
 from driftcheck.compare import CompareOptions, compare
-from driftcheck.concurrency import RateLimits, Workers, run_all
+from driftcheck.concurrency import RateLimits, Workers, calls_through, run_all
 from driftcheck.config import Environment, LoadedConfig, Rules
 from driftcheck.errors import BaselineError, CollectionError
 from driftcheck.fingerprint import Fingerprinter
@@ -136,9 +136,8 @@ def _discover_regions(
     from driftcheck.locations import list_run_regions
 
     limiter = context.workers.limits.limiter("run", env.project, "locations")
-    limiter.acquire()
     try:
-        with context.workers.slots:
+        with calls_through(context.workers.slots, limiter, urgent=True):
             regions = list_run_regions(context.clients.run, env.project, context.settings)
     except CollectionError as exc:
         result.errors.append(

@@ -10,6 +10,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -278,3 +279,100 @@ def test_https_is_verified_against_requests_ca_bundle(
         answers = [session.get(f"{url}/v2/{n}", timeout=5).json() for n in range(2)]
     assert answers == [{"ok": True}, {"ok": True}]
     assert len({seen["peer"] for seen in server.seen}) == 1  # one TLS connection, kept alive
+
+
+@contextmanager
+def _raw_server(answer: Any) -> Iterator[str]:
+    """A server on 127.0.0.1 that calls ``answer(connection, request_line)`` for each request
+    read, writing whatever bytes it likes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve(conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:  # closed by ``answer``
+                        return
+                    if not data:
+                        return
+                    buffer += data
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                answer(conn, head.split(b"\r\n", 1)[0].decode())
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _peer = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def _answer(conn: socket.socket, body: bytes, extra: bytes = b"") -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s%s" % (len(body), body, extra))
+
+
+def test_bytes_after_an_answer_never_become_the_next_answer() -> None:
+    forged = b'{"name": "FORGED"}'
+
+    def answer(conn: socket.socket, line: str) -> None:
+        path = line.split()[1].encode()
+        stray = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(forged), forged)
+        _answer(conn, b'{"for": "%s"}' % path, stray if b"first" in path else b"")
+
+    with _raw_server(answer) as url:
+        session = _session()
+        first = session.get(f"{url}/first", timeout=5).json()
+        time.sleep(0.1)  # the stray bytes have arrived on the idle connection
+        second = session.get(f"{url}/second", timeout=5).json()
+    assert (first, second) == ({"for": "/first"}, {"for": "/second"})
+
+
+def test_an_answer_announcing_a_huge_body_is_a_connection_error() -> None:
+    def answer(conn: socket.socket, _line: str) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n{}")
+        conn.close()
+
+    with _raw_server(answer) as url, pytest.raises(requests.exceptions.RequestException):
+        _session().get(f"{url}/x", timeout=5)
+
+
+def test_each_call_on_a_kept_connection_has_its_own_timeout() -> None:
+    def answer(conn: socket.socket, line: str) -> None:
+        if "slow" in line:
+            time.sleep(0.6)
+        _answer(conn, b"{}")
+
+    with _raw_server(answer) as url:
+        session = _session()
+        session.get(f"{url}/fast", timeout=0.3)  # opens the connection with a short timeout
+        started = time.monotonic()
+        assert session.get(f"{url}/slow", timeout=5).status_code == 200
+    assert time.monotonic() - started < 5
+
+
+def test_the_environment_ca_bundle_is_honoured_as_requests_honours_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert_path, key_path = _certificate(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with _serving(_ok) as server:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert_path, key_path)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        session = lean(AuthorizedSession(_Token()))  # trust_env, as for Google's endpoints
+        url = server.url.replace("http://", "https://")
+        assert session.get(f"{url}/v2/x", timeout=5).json() == {"ok": True}

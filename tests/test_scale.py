@@ -5,18 +5,21 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from driftcheck.concurrency import RateLimiter
+from driftcheck.concurrency import RateLimiter, Slots, calls_through
 from driftcheck.config import load_config
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.scenario import Scenario
 from driftcheck.pipeline import collect_environments, collection_context
 from driftcheck.progress import NullProgress, RichProgress, progress_for
-from tests.factories import large_estate
+from tests.factories import PROD, large_estate
 
 Start = Callable[[Scenario], EmulatorServer]
+_PARENT = f"projects/{PROD}/locations/us-central1"
 
 
 def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: Path) -> None:
@@ -25,8 +28,54 @@ def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: P
     with collection_context(config, concurrency=6) as context:
         snapshots = collect_environments(config, ["production", "staging"], context)
     assert all(len(s.resources) == 24 and not s.errors for s in snapshots.values())
-    # 6 pool workers plus one listing driver per environment and region
-    assert 2 <= server.state.peak_in_flight <= 6 + 2
+    # every call counts, list calls on their drivers' threads included
+    assert 2 <= server.state.peak_in_flight <= 6
+
+
+def test_a_listing_page_goes_before_calls_already_waiting() -> None:
+    slots = Slots(1)
+    slots.acquire()
+    order: list[str] = []
+
+    def take(name: str, urgent: bool) -> None:
+        slots.acquire(urgent)
+        order.append(name)
+        slots.release()
+
+    waiting = [threading.Thread(target=take, args=(f"iam-{n}", False)) for n in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.1)
+    page = threading.Thread(target=take, args=("next page", True))
+    page.start()
+    time.sleep(0.1)
+    slots.release()
+    for thread in [*waiting, page]:
+        thread.join(timeout=5)
+    assert order[0] == "next page" and sorted(order[1:]) == ["iam-0", "iam-1", "iam-2"]
+
+
+def test_each_exchange_takes_the_limiter_and_holds_a_slot_only_on_the_wire(
+    emulator: Start,
+) -> None:
+    from driftcheck.clients import build_clients
+
+    server = emulator(large_estate(3))
+    counted: list[int] = []
+    slots = Slots(2)
+
+    class Counting(RateLimiter):
+        def acquire(self) -> None:
+            counted.append(slots._free)  # the slot is already held when the call is counted
+            super().acquire()
+
+    with calls_through(slots, Counting(1000)):
+        client = build_clients(pool_size=2).run
+        names = [s.name for s in client.list_services(request={"parent": _PARENT})]
+        for name in names:
+            client.get_iam_policy(request={"resource": name})
+    assert len(counted) == len(server.calls) == 1 + len(names)
+    assert set(counted) == {1} and slots._free == 2
 
 
 def test_no_call_is_repeated(emulator: Start, workdir: Path) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from driftcheck.concurrency import RateLimiter, Workers
+from driftcheck.concurrency import RateLimiter, Slots, Workers, calls_through
 from driftcheck.config import ApiSettings
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
@@ -158,22 +157,22 @@ class PaginationLoop(ValueError):
 
 
 def pages(
-    pager: Any, before_next: Callable[[], None], slot: AbstractContextManager[Any] | None = None
+    pager: Any, limiter: RateLimiter | None = None, slots: Slots | None = None
 ) -> Iterator[Any]:
-    """The pages of a google-api-core pager, calling ``before_next`` (a rate limiter) before
-    each further page and holding ``slot`` while it is fetched; a repeated page token or more
-    than MAX_PAGES pages end the listing with :class:`PaginationLoop` instead of looping
-    forever."""
+    """The pages of a google-api-core pager; each further page is fetched under ``limiter`` and
+    one of ``slots``, taken ahead of calls that are not a listing's (the page brings more of
+    them). A repeated page token or more than MAX_PAGES pages end the listing with
+    :class:`PaginationLoop` instead of looping forever."""
     seen: set[str] = set()
     empty = 0
     iterator = iter(pager.pages)
     for count in range(MAX_PAGES + 1):
-        if count:
-            with slot or nullcontext():
-                before_next()  # in the slot: the call goes out when the limiter counts it
+        if count and limiter is not None and slots is not None:
+            with calls_through(slots, limiter, urgent=True):
                 page = next(iterator, None)
         else:
-            page = next(iterator, None)  # the first page came with the call that made the pager
+            # (the first page came with the call that made the pager)
+            page = next(iterator, None)
         if page is None:
             return
         token = str(getattr(page, "next_page_token", "") or "")
@@ -275,12 +274,14 @@ class ApiCollector:
         """The fingerprint key: a further read made on the collector's behalf redacts with it."""
         return self._fingerprints
 
-    def call(self, limiter: RateLimiter, method: Callable[..., Any], **kwargs: Any) -> Any:
-        """One API call: take one of the pool's slots, wait for the rate limiter, then call with
-        retry and timeout."""
+    def call(
+        self, limiter: RateLimiter, method: Callable[..., Any], urgent: bool = False, **kwargs: Any
+    ) -> Any:
+        """One API call with retry and timeout; each exchange it makes takes one of the pool's
+        slots (``urgent``: ahead of the queue, for the first page of a listing) and the rate
+        limiter as it goes out (see ``calls_through``)."""
         # The limiter is taken once the slot is held, so that the call goes out when the limiter
         # counts it: taken before, a call could wait for a slot while the window moves on, and
         # more than the quota would reach the API in some 60 seconds.
-        with self._workers.slots:
-            limiter.acquire()
+        with calls_through(self._workers.slots, limiter, urgent):
             return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)

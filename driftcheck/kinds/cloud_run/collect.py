@@ -241,9 +241,10 @@ class CloudRunCollector(ApiCollector):
             parent = f"projects/{env.project}/locations/{region}"
             method = getattr(self._client, self._spec.list_method)
             with capturing() as captured:
-                pager = self.call(limiter, method, request={"parent": parent})
+                # Urgent: the IAM reads of the page's resources wait on it.
+                pager = self.call(limiter, method, urgent=True, request={"parent": parent})
                 # The pager fetches each further page on next(): the limiter is taken before it.
-                for page in pages(pager, limiter.acquire, self._workers.slots):
+                for page in pages(pager, limiter, self._workers.slots):
                     sent = {
                         str(item.get("name")): item
                         for item in page_items(captured, self._spec.list_field)

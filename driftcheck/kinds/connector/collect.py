@@ -129,7 +129,7 @@ class ConnectorCollector(ApiCollector):
             parent = f"projects/{project}/locations/{region}"
             pager = self.call(limiter, self._client.list_connectors, request={"parent": parent})
             found: dict[str, Any] = {}
-            for page in pages(pager, limiter.acquire, self._workers.slots):
+            for page in pages(pager, limiter, self._workers.slots):
                 for connector in page.connectors:
                     raw = type(connector).to_dict(
                         connector, preserving_proto_field_name=True, use_integers_for_enums=False

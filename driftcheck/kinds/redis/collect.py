@@ -120,7 +120,7 @@ class RedisCollector(ApiCollector):
             parent = f"projects/{env.project}/locations/{region}"
             pager = self.call(limiter, self._client.list_instances, request={"parent": parent})
             found: dict[str, dict[str, Any]] = {}
-            for page in pages(pager, limiter.acquire, self._workers.slots):
+            for page in pages(pager, limiter, self._workers.slots):
                 if page.unreachable:
                     # Every region at once (locations/-) but some: what they hold is unknown.
                     from google.api_core.exceptions import ServiceUnavailable

@@ -225,9 +225,7 @@ class SecretManagerCollector(ApiCollector):
         listing_errors: list[CollectionErrorRecord] = []
         versions = guarded(
             lambda: [
-                v
-                for page in pages(listing(), limiter.acquire, self._workers.slots)
-                for v in page.versions
+                v for page in pages(listing(), limiter, self._workers.slots) for v in page.versions
             ],
             source=SOURCE,
             resource=key,

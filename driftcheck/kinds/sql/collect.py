@@ -160,7 +160,7 @@ class SqlCollector(ApiCollector):
                 type(instance).to_dict(
                     instance, preserving_proto_field_name=True, use_integers_for_enums=False
                 )
-                for page in pages(pager, limiter.acquire, self._workers.slots)
+                for page in pages(pager, limiter, self._workers.slots)
                 for instance in page.items
             ]
 
