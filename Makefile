@@ -19,11 +19,13 @@ $(BIN)/python:
 $(RUNTIME_STAMP): $(BIN)/python pyproject.toml requirements/runtime.lock requirements/build.lock
 	$(PIP) install --require-hashes -r requirements/build.lock -r requirements/runtime.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
+	$(BIN)/python -m compileall -q driftcheck
 	touch $@
 
 $(DEV_STAMP): $(BIN)/python pyproject.toml requirements/dev.lock requirements/build.lock
 	$(PIP) install --require-hashes -r requirements/build.lock -r requirements/dev.lock
 	$(PIP) install --no-deps --no-build-isolation -e .
+	$(BIN)/python -m compileall -q driftcheck
 	touch $@ $(RUNTIME_STAMP)
 
 # The HTML report is checked in Debian's Chromium; install it when it is missing.

@@ -71,7 +71,7 @@ FAULTS = {
     ),
     "connection reset": FaultSpec(path="auth:getIamPolicy$", body="reset"),
     "secret access 403": FaultSpec(path=":access$", status=403),
-    "secret metadata 503 storm": FaultSpec(path="secrets/k$", status=503),
+    "secret metadata 503 storm": FaultSpec(path="/secrets$", status=503),
     "listing 500 HTML": FaultSpec(path="/services$", status=500, body="html"),
 }
 

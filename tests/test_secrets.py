@@ -106,13 +106,45 @@ def test_each_secret_is_read_once_and_the_baseline_holds_only_fingerprints(
 ) -> None:
     server = emulator(estate())
     assert cli("baseline", "production").code == 0
+    listings = [p for _m, p in server.calls if p.endswith(f"/projects/{PROD}/secrets")]
     gets = [p for _m, p in server.calls if p.endswith("/secrets/e2e-key")]
     accesses = [p for _m, p in server.calls if p.endswith(":access")]
-    assert len(gets) == 1 and len(accesses) == 1  # two services, one read
+    # two services, one read; the metadata from the project's listing
+    assert (len(listings), len(gets), len(accesses)) == (1, 0, 1)
     text = (tmp_path / "baselines" / "production.yaml").read_text()
     assert CANARY not in text
     assert "hmac-sha256:k=" in text
     assert "service/us-central1/backend:containers.app.env.KEY" in text
+
+
+def test_a_principal_that_may_not_list_secrets_reads_each_alone(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    config = secret_config(tmp_path)
+    server = emulator(estate())
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    baseline = (tmp_path / "baselines" / "production.yaml").read_text()
+    server.add_fault(FaultSpec(path="/secrets$", status=403))
+    before = len(server.calls)
+    result = run_cli("--config", str(config), "check", "production")
+    assert result.code == 0, result.stderr
+    assert [p for _m, p in server.calls[before:] if p.endswith("/secrets/e2e-key")] != []
+    snapshot = read_text_of(tmp_path / "reports" / "production-vs-production.snapshot.yaml")
+    assert snapshot.split("resources:", 1)[1] == baseline.split("resources:", 1)[1]
+
+
+def test_a_listing_that_fails_leaves_the_run_incomplete_naming_the_permission(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    config = secret_config(tmp_path)
+    server = emulator(estate())
+    assert run_cli("--config", str(config), "baseline", "production").code == 0
+    server.add_fault(FaultSpec(path="/secrets$", status=404))
+    assert run_cli("--config", str(config), "check", "production").code == 3
+    errors = report(tmp_path, "production-vs-production").errors
+    assert [(e.resource, e.source) for e in errors] == [
+        ("secret/e2e-key", "secretmanager.googleapis.com")
+    ]
 
 
 def test_consumer_key_mismatch_is_critical(

@@ -741,8 +741,8 @@ def test_env_suffixed_secrets_are_read_by_their_real_names(
     assert result.code == 0, result.stderr
     assert coverage(report_of(tmp_path), "secret") == {"global": (2, 0, 0)}
     read = {path for _method, path in server.calls if "db-password" in path}
-    assert f"/v1/projects/{PROD}/secrets/db-password-prod" in read
-    assert f"/v1/projects/{STAGING}/secrets/db-password-stg" in read
+    assert f"/v1/projects/{PROD}/secrets/db-password-prod/versions" in read
+    assert f"/v1/projects/{STAGING}/secrets/db-password-stg/versions" in read
     assert not [path for path in read if "${" in path]
 
 

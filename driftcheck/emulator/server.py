@@ -49,6 +49,7 @@ _RUN_OTHER_IAM = re.compile(
 _RUN_REVISION = re.compile(
     r"^/v2/projects/([^/]+)/locations/([^/]+)/services/([^/:]+)/revisions/([^/:]+)$"
 )
+_SM_SECRETS = re.compile(r"^/v1/projects/([^/]+)/secrets$")
 _SM_SECRET = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)$")
 _SM_VERSIONS = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions$")
 _SM_VERSION = re.compile(r"^/v1/projects/([^/]+)/secrets/([^/:]+)/versions/([^/:]+)$")
@@ -158,6 +159,7 @@ class _Api:
             (_SM_VERSIONS, self.list_versions),
             (_SM_VERSION, self.get_version),
             (_SM_SECRET, self.get_secret),
+            (_SM_SECRETS, self.list_secrets),
             *self.dependency_routes(),
         ]
         for pattern, handler in routes:
@@ -336,6 +338,14 @@ class _Api:
             "createTime": self.state.boot_time,
             "etag": f'"{self.state.boot[:12]}"',
         }
+
+    def list_secrets(self, project: str, *, query: dict[str, list[str]]) -> dict[str, Any]:
+        """``ListSecretsResponse``: every secret of the project as ``get_secret`` answers it."""
+        _pid, spec = self.state.project(project)
+        secrets = [self.get_secret(project, name, query=query) for name in sorted(spec.secrets)]
+        body = self._page(secrets, "secrets", query, "pageSize")
+        body["totalSize"] = len(secrets)
+        return body
 
     def _version_json(self, name: str, version: Any) -> dict[str, Any]:
         body = {

@@ -4,12 +4,18 @@ Per secret (each read once per run, however many services reference it): its met
 (replication, rotation, expiry, labels, annotations), its versions and their states, what every
 reference resolves to, and a keyed fingerprint of the payload of each resolved version. The
 payload is reduced to the fingerprint at once and never kept, logged or put in a message.
+
+The metadata of the environment's own secrets comes from one listing of the project's secrets
+(a page holds up to 25,000), not one read per secret: Secret Manager's metadata quota is shared
+with every other reader of the project. A principal that may not list secrets gets them one by
+one as before; a secret of another project (a central secrets project) is always read alone.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -35,6 +41,12 @@ from driftcheck.normalize import prune, secret_reference, split_secret_reference
 
 SOURCE = "secretmanager.googleapis.com"
 GET_PERMISSION = Permission("secretmanager.secrets.get", "roles/secretmanager.viewer")
+LIST_SECRETS_PERMISSION = Permission(
+    "secretmanager.secrets.list",
+    "roles/secretmanager.viewer",
+    "or driftcheck reads each secret's metadata alone (one call per secret)",
+)
+LIST_PAGE_SIZE = 25_000  # Secret Manager's largest page
 LIST_PERMISSION = Permission("secretmanager.versions.list", "roles/secretmanager.viewer")
 ACCESS_PERMISSION = Permission(
     "secretmanager.versions.access",
@@ -147,6 +159,7 @@ class SecretManagerCollector(ApiCollector):
     ) -> None:
         super().__init__(client, settings, fingerprints, workers)
         self._access_payloads = access_payloads
+        self._listing: Future[tuple[dict[str, Any] | None, BaseException | None]] | None = None
 
     def _call(
         self, api: str, project: str, method: Callable[..., Any], **kwargs: Any
@@ -166,6 +179,10 @@ class SecretManagerCollector(ApiCollector):
             progress.advance()
             return name, body, errors
 
+        own = [name for name in plan.names if split_secret_reference(name)[0] is None]
+        self._listing = (
+            self._workers.submit(partial(self._list_secrets, env.project)) if own else None
+        )
         futures = [self._workers.submit(partial(one, name)) for name in plan.names]
         for future in futures:
             name, body, errors = future.result()
@@ -199,17 +216,12 @@ class SecretManagerCollector(ApiCollector):
         key = secret_key(name, neutral)
         project = _project_of(name, env)
         secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
-        # One secret's calls are pipelined: its metadata and (when it will be needed) the payload
-        # of its latest version are read on threads of their own while its versions are listed
-        # here; every call still takes the rate limiter and a slot of the shared cap.
-        metadata_read = start_bounded(
-            partial(
-                _outcome,
-                self._call(
-                    "secretmanager", project, self._client.get_secret, request={"name": secret_path}
-                ),
-            )
-        )
+        # One secret's calls are pipelined: its versions are listed here while (when it will be
+        # needed) the payload of its latest version is read on a thread of its own, and its
+        # metadata comes from the project's listing (or its own read, on a thread too); every
+        # call still takes the rate limiter and a slot of the shared cap.
+        listed = self._listing if split_secret_reference(name)[0] is None else None
+        metadata_read = listed or self._read_metadata(project, secret_path)
         latest_payload = (
             start_bounded(partial(_outcome, self._access_call(project, secret_path, "latest")))
             if self._access_payloads and _wants_latest(plan, name)
@@ -232,14 +244,27 @@ class SecretManagerCollector(ApiCollector):
             errors=listing_errors,
             permission=LIST_PERMISSION,
         )
-        secret, failure = metadata_read.result()
+        permission = GET_PERMISSION
+        found, failure = metadata_read.result()
+        secret: Any = found
+        if listed is not None and isinstance(failure, core.PermissionDenied | core.Forbidden):
+            # Not allowed to list: read alone, as if never listed.
+            listed = None
+            secret, failure = self._read_metadata(project, secret_path).result()
+        if listed is not None:
+            # Absent from a listing that succeeded; a listing that failed says nothing of it.
+            permission = LIST_SECRETS_PERMISSION
+            secret = None if found is None else found.get(secret_path)
+            absent = failure is None and secret is None
+        else:
+            absent = isinstance(failure, core.NotFound)
         # What the metadata read says comes first, as if it had been read alone.
-        if isinstance(failure, core.NotFound):
+        if absent:
             return {"exists": False, "references": _reference_map(plan, name, {}, None)}
         if failure is not None:
             if not isinstance(failure, api_failures()):
                 raise failure
-            errors.append(failure_record(SOURCE, key, failure, GET_PERMISSION))
+            errors.append(failure_record(SOURCE, key, failure, permission))
             return None
         errors.extend(listing_errors)
         if versions is None:
@@ -314,6 +339,43 @@ class SecretManagerCollector(ApiCollector):
             # Reduce the payload to its keyed fingerprint at once; nothing else keeps it.
             result[number] = self._fingerprints.redacted(response.payload.data)
         return result
+
+    def _read_metadata(
+        self, project: str, secret_path: str
+    ) -> Future[tuple[Any, BaseException | None]]:
+        """One secret's metadata, read alone on a thread of its own."""
+        return start_bounded(
+            partial(
+                _outcome,
+                self._call(
+                    "secretmanager", project, self._client.get_secret, request={"name": secret_path}
+                ),
+            )
+        )
+
+    def _list_secrets(self, project: str) -> tuple[dict[str, Any] | None, BaseException | None]:
+        """The metadata of every secret of ``project`` by name, or why it could not be listed."""
+        limiter = self._workers.limits.limiter("secretmanager", project)
+        parent = f"projects/{project}"
+
+        def listing() -> dict[str, Any]:
+            pager = self.call(
+                limiter,
+                self._client.list_secrets,
+                urgent=True,  # every secret of the project waits on it
+                request={"parent": parent, "page_size": LIST_PAGE_SIZE},
+            )
+            return {
+                # Listed by project number or id: keyed the way secrets are read here.
+                f"{parent}/secrets/{_version_number(secret.name)}": secret
+                for page in pages(pager, limiter, self._workers.slots)
+                for secret in page.secrets
+            }
+
+        found, failure = _outcome(listing)
+        if failure is not None and not isinstance(failure, api_failures()):
+            raise failure
+        return found, failure
 
     def _access_call(self, project: str, secret_path: str, version: str) -> Callable[[], Any]:
         return self._call(
