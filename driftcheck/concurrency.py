@@ -81,43 +81,40 @@ class RateLimits:
 
 
 class Slots:
-    """The cap on API calls in flight, with a lane for calls that others wait on.
+    """The cap on API calls in flight, handed out in order, with a lane for calls that others
+    wait on.
 
-    A listing's next page brings the calls of its resources: while it waits for a slot, the
-    calls already queued do not take freed slots before it (they would, on a plain semaphore,
-    until the queue ran dry and the pool idled for a page's latency, page after page).
+    A freed slot goes to the call that has waited longest, so that calls queued later (a
+    secret's, while services are still read) are not starved by the pool's threads taking
+    slots again as they free them; a listing's next page goes first, since the calls of its
+    resources wait on it.
     """
 
     def __init__(self, size: int) -> None:
         self._free = size
         self._lock = threading.Lock()
-        self._urgent_turn = threading.Condition(self._lock)
-        self._turn = threading.Condition(self._lock)
-        self._urgent_waiting = 0
+        self._urgent: deque[threading.Lock] = deque()
+        self._waiting: deque[threading.Lock] = deque()
 
     def acquire(self, urgent: bool = False) -> None:
         """Wait for a slot; an urgent call goes before every call that is not."""
         with self._lock:
-            if urgent:
-                self._urgent_waiting += 1
-                try:
-                    while not self._free:
-                        self._urgent_turn.wait()
-                finally:
-                    self._urgent_waiting -= 1
-            else:
-                while not self._free or self._urgent_waiting:
-                    self._turn.wait()
-            self._free -= 1
+            if self._free and not self._urgent and not self._waiting:
+                self._free -= 1
+                return
+            handed = threading.Lock()
+            handed.acquire()
+            (self._urgent if urgent else self._waiting).append(handed)
+        handed.acquire()  # released by ``release``, which hands this call its slot
 
     def release(self) -> None:
-        """Give a slot back, to an urgent call first."""
+        """Hand the slot to the longest-waiting call (an urgent one first), or free it."""
         with self._lock:
-            self._free += 1
-            if self._urgent_waiting:
-                self._urgent_turn.notify()
+            queue = self._urgent or self._waiting
+            if queue:
+                queue.popleft().release()
             else:
-                self._turn.notify()
+                self._free += 1
 
     def __enter__(self) -> Slots:
         self.acquire()

@@ -9,12 +9,13 @@ import logging
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from driftcheck import __version__
 from driftcheck.baseline import file_sha256, read_snapshot
@@ -25,7 +26,7 @@ from driftcheck.concurrency import RateLimits, Workers, calls_through, run_all
 from driftcheck.config import Environment, LoadedConfig, Rules
 from driftcheck.errors import BaselineError, CollectionError
 from driftcheck.fingerprint import Fingerprinter
-from driftcheck.kinds import CollectRequest, stages
+from driftcheck.kinds import KINDS, CollectRequest, stages
 from driftcheck.merge import merge_findings
 from driftcheck.model import (
     BaselineRef,
@@ -95,9 +96,16 @@ def collect_environment(
     result = CollectorResult()
     if env.discovers_regions:
         env = _discover_regions(env, context, result)
+    # What later stages start reading as soon as an earlier one names it (secrets).
+    early = {kind.name: kind.early(context, env) for kind in KINDS if kind.early is not None}
+
+    def observe(key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
+        for reads in early.values():
+            reads.observe(key, body, literals)
+
     for stage in stages():
         # Kinds of one stage are read at once; a later stage sees what earlier ones read.
-        request = CollectRequest(config, env_name, env, result)
+        request = CollectRequest(config, env_name, env, result, observe, early)
         results = run_all(
             (partial(kind.collect, context, request) for kind in stage), "driftcheck-kind"
         )

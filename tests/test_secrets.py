@@ -407,3 +407,26 @@ def test_per_environment_secret_metadata_is_no_drift_but_an_alias_name_is(
     assert result.code == 1
     found = [(f.resource, f.path) for f in report(tmp_path, "staging-vs-production").findings]
     assert found == [("secret/e2e-key", "version_aliases")]
+
+
+def test_secret_reads_start_while_services_are_still_read(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    names = [f"svc-{i:02d}" for i in range(40)]
+    services = [with_env(name, PROD, secret_ref(f"key-{i:02d}")) for i, name in enumerate(names)]
+    secrets = {f"key-{i:02d}": {"versions": versions("ENABLED")} for i in range(40)}
+    server = emulator(
+        scenario(
+            projects={PROD: project(services, "111111111111", secrets=secrets)},
+            latency_ms=20,
+            max_page_size=10,
+        )
+    )
+    config = secret_config(tmp_path)
+    result = run_cli("--config", str(config), "--concurrency", "4", "baseline", "production")
+    assert result.code == 0, result.stderr
+    paths = [path for _method, path in server.calls]
+    first_secret = next(n for n, path in enumerate(paths) if "/secrets" in path)
+    last_iam = max(n for n, path in enumerate(paths) if path.endswith(":getIamPolicy"))
+    assert first_secret < last_iam
+    assert len([p for p in paths if p.endswith("/versions")]) == 40  # each still read once

@@ -7,9 +7,9 @@ knows kinds through the :class:`ResourceKind` they declare.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from driftcheck.catalogue import CatalogueRule, CauseRule, ViolationAdvice
 
@@ -20,15 +20,33 @@ if TYPE_CHECKING:
     from driftcheck.model import CollectionErrorRecord, Finding, Snapshot
 
 
+class EarlyReads(Protocol):
+    """What a kind starts reading while earlier stages are still reading (see
+    ``ResourceKind.early``)."""
+
+    def observe(self, key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
+        """A resource of an earlier stage, as normalized (``literals``: the real spelling of the
+        neutral names it holds)."""
+
+
+def _nobody(key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
+    """Nobody is told."""
+
+
 @dataclass(frozen=True)
 class CollectRequest:
     """What a kind's collector is asked to read: one environment, and what the kinds of earlier
-    stages already read there (the secrets a service references, the connector it uses)."""
+    stages already read there (the secrets a service references, the connector it uses).
+
+    A collector tells ``observe`` of each resource as soon as it is normalized; ``early`` holds
+    what kinds of later stages started from that, by kind name."""
 
     config: LoadedConfig
     env_name: str
     env: Environment
     upstream: CollectorResult
+    observe: Callable[[str, Mapping[str, Any], Mapping[str, str]], None] = _nobody
+    early: Mapping[str, EarlyReads] = field(default_factory=dict)
 
 
 Collect = Callable[["CollectionContext", CollectRequest], "CollectorResult"]
@@ -70,6 +88,9 @@ class ResourceKind:
     # Its values are secrets of its own environment: their fingerprints legitimately differ
     # across environments and are compared there only when declared shared.
     holds_secret_values: bool = False
+    # Reads it starts per environment while earlier stages are still reading, from what they
+    # read (a secret as soon as a service references it); its collect takes them over.
+    early: Callable[[CollectionContext, Environment], EarlyReads] | None = None
 
     @property
     def resources(self) -> str:

@@ -116,8 +116,11 @@ class CloudRunCollector(ApiCollector):
     def _key(self, alias: str, name: str) -> str:
         return resource_key(self._spec.kind, name, alias)
 
-    def collect(self, env: Environment) -> CollectorResult:
-        """Every (or every configured) resource of the kind in every region of ``env``."""
+    def collect(
+        self, env: Environment, observe: Callable[..., None] | None = None
+    ) -> CollectorResult:
+        """Every (or every configured) resource of the kind in every region of ``env``;
+        ``observe`` is told of each as soon as it is normalized."""
         result = CollectorResult()
         regions = env.region_map
         neutrals = {
@@ -179,6 +182,8 @@ class CloudRunCollector(ApiCollector):
                 result.resources[key] = self._spec.normalize(
                     raw, iam, neutrals[alias], self._fingerprints, result.literals
                 )
+                if observe is not None:
+                    observe(key, result.resources[key], result.literals)
                 attribution = _attribution(raw)
                 if attribution:
                     result.context[key] = attribution
@@ -376,7 +381,7 @@ def collector_of(
         collector = CloudRunCollector(
             client(context.clients), spec, context.settings, context.fingerprints, context.workers
         )
-        return collector.collect(request.env)
+        return collector.collect(request.env, request.observe)
 
     collect.__doc__ = f"Every {spec.kind} of the environment, in every region."
     return collect

@@ -14,6 +14,7 @@ one as before; a secret of another project (a central secrets project) is always
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -64,6 +65,21 @@ class SecretReference:
 
     where: str
     version: str
+
+
+Outcome = tuple[Any, BaseException | None]  # a call's result, or why it failed
+
+
+@dataclass
+class SecretReads:
+    """The reads of one secret, started as soon as its name was known (see
+    :class:`EarlySecretReads`): its metadata (``listed``: from the project's listing), its
+    versions with what listing them failed on, and its latest payload when one is wanted."""
+
+    metadata: Future[Any]
+    listed: bool
+    versions: Future[tuple[list[Any] | None, list[CollectionErrorRecord]]]
+    latest: Future[Outcome] | None
 
 
 @dataclass
@@ -160,6 +176,7 @@ class SecretManagerCollector(ApiCollector):
         super().__init__(client, settings, fingerprints, workers)
         self._access_payloads = access_payloads
         self._listing: Future[tuple[dict[str, Any] | None, BaseException | None]] | None = None
+        self._lock = threading.Lock()
 
     def _call(
         self, api: str, project: str, method: Callable[..., Any], **kwargs: Any
@@ -167,22 +184,24 @@ class SecretManagerCollector(ApiCollector):
         """A deferred call under the (api, project) rate limiter."""
         return partial(self.call, self._workers.limits.limiter(api, project), method, **kwargs)
 
-    def collect(self, env: Environment, plan: SecretPlan) -> CollectorResult:
-        """One ``secret/<name>`` resource per planned secret, read in parallel."""
+    def collect(
+        self, env: Environment, plan: SecretPlan, early: Mapping[str, SecretReads] | None = None
+    ) -> CollectorResult:
+        """One ``secret/<name>`` resource per planned secret, read in parallel (reads started
+        ``early`` are used, not made again)."""
         result = CollectorResult()
         neutral = neutralizer_of(env)
         progress = self._workers.progress.task(f"{env.project}: secrets", total=len(plan.names))
 
         def one(name: str) -> tuple[str, dict[str, Any] | None, list[CollectionErrorRecord]]:
             errors: list[CollectionErrorRecord] = []
-            body = self._collect_secret(env, name, plan, neutral, errors)
+            reads = (early or {}).get(name) or self.start_reads(
+                env, name, _wants_latest(plan, name)
+            )
+            body = self._collect_secret(env, name, plan, neutral, errors, reads)
             progress.advance()
             return name, body, errors
 
-        own = [name for name in plan.names if split_secret_reference(name)[0] is None]
-        self._listing = (
-            self._workers.submit(partial(self._list_secrets, env.project)) if own else None
-        )
         futures = [self._workers.submit(partial(one, name)) for name in plan.names]
         for future in futures:
             name, body, errors = future.result()
@@ -210,48 +229,27 @@ class SecretManagerCollector(ApiCollector):
         plan: SecretPlan,
         neutral: Neutralizer,
         errors: list[CollectionErrorRecord],
+        reads: SecretReads,
     ) -> dict[str, Any] | None:
         from google.api_core import exceptions as core
 
         key = secret_key(name, neutral)
         project = _project_of(name, env)
         secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
-        # One secret's calls are pipelined: its versions are listed here while (when it will be
-        # needed) the payload of its latest version is read on a thread of its own, and its
-        # metadata comes from the project's listing (or its own read, on a thread too); every
-        # call still takes the rate limiter and a slot of the shared cap.
-        listed = self._listing if split_secret_reference(name)[0] is None else None
-        metadata_read = listed or self._read_metadata(project, secret_path)
-        latest_payload = (
-            start_bounded(partial(_outcome, self._access_call(project, secret_path, "latest")))
-            if self._access_payloads and _wants_latest(plan, name)
-            else None
-        )
-        limiter = self._workers.limits.limiter("secretmanager", project)
-        listing = self._call(
-            "secretmanager",
-            project,
-            self._client.list_secret_versions,
-            request={"parent": secret_path},
-        )
-        listing_errors: list[CollectionErrorRecord] = []
-        versions = guarded(
-            lambda: [
-                v for page in pages(listing(), limiter, self._workers.slots) for v in page.versions
-            ],
-            source=SOURCE,
-            resource=key,
-            errors=listing_errors,
-            permission=LIST_PERMISSION,
-        )
+        if reads.latest is None and self._access_payloads and _wants_latest(plan, name):
+            reads.latest = self._read_latest(project, secret_path)  # a later reference wants it
+        listed = reads.listed
+        metadata_read = reads.metadata
+        versions, listing_errors = reads.versions.result()
+        latest_payload = reads.latest
         permission = GET_PERMISSION
         found, failure = metadata_read.result()
         secret: Any = found
-        if listed is not None and isinstance(failure, core.PermissionDenied | core.Forbidden):
+        if listed and isinstance(failure, core.PermissionDenied | core.Forbidden):
             # Not allowed to list: read alone, as if never listed.
-            listed = None
+            listed = False
             secret, failure = self._read_metadata(project, secret_path).result()
-        if listed is not None:
+        if listed:
             # Absent from a listing that succeeded; a listing that failed says nothing of it.
             permission = LIST_SECRETS_PERMISSION
             secret = None if found is None else found.get(secret_path)
@@ -339,6 +337,60 @@ class SecretManagerCollector(ApiCollector):
             # Reduce the payload to its keyed fingerprint at once; nothing else keeps it.
             result[number] = self._fingerprints.redacted(response.payload.data)
         return result
+
+    def start_reads(self, env: Environment, name: str, wants_latest: bool) -> SecretReads:
+        """Start every read of the secret ``name`` on threads of their own; none waits for
+        another, and every call still takes the rate limiter and a slot of the shared cap."""
+        project = _project_of(name, env)
+        secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
+        key = secret_key(name, neutralizer_of(env))
+        listed = split_secret_reference(name)[0] is None
+        return SecretReads(
+            metadata=self._project_listing(project)
+            if listed
+            else self._read_metadata(project, secret_path),
+            listed=listed,
+            versions=start_bounded(partial(self._list_versions, project, secret_path, key)),
+            latest=(
+                self._read_latest(project, secret_path)
+                if self._access_payloads and wants_latest
+                else None
+            ),
+        )
+
+    def _project_listing(
+        self, project: str
+    ) -> Future[tuple[dict[str, Any] | None, BaseException | None]]:
+        """The listing of the environment's own secrets, started once."""
+        with self._lock:
+            if self._listing is None:
+                self._listing = start_bounded(partial(self._list_secrets, project))
+            return self._listing
+
+    def _list_versions(
+        self, project: str, secret_path: str, key: str
+    ) -> tuple[list[Any] | None, list[CollectionErrorRecord]]:
+        limiter = self._workers.limits.limiter("secretmanager", project)
+        listing = self._call(
+            "secretmanager",
+            project,
+            self._client.list_secret_versions,
+            request={"parent": secret_path},
+        )
+        errors: list[CollectionErrorRecord] = []
+        versions = guarded(
+            lambda: [
+                v for page in pages(listing(), limiter, self._workers.slots) for v in page.versions
+            ],
+            source=SOURCE,
+            resource=key,
+            errors=errors,
+            permission=LIST_PERMISSION,
+        )
+        return versions, errors
+
+    def _read_latest(self, project: str, secret_path: str) -> Future[Outcome]:
+        return start_bounded(partial(_outcome, self._access_call(project, secret_path, "latest")))
 
     def _read_metadata(
         self, project: str, secret_path: str
@@ -446,12 +498,56 @@ def _reference_map(
     return references
 
 
+class EarlySecretReads:
+    """Secret reads started while the workloads are still being read: each secret's reads
+    begin when the first resource referencing it is normalized (see ``ResourceKind.early``),
+    so that the secrets stage finds them under way or done."""
+
+    def __init__(self, context: CollectionContext, env: Environment) -> None:
+        self.collector = SecretManagerCollector(
+            context.clients.secrets,
+            context.settings,
+            context.fingerprints,
+            context.workers,
+            context.access_payloads,
+        )
+        self._env = env
+        self._reads: dict[str, SecretReads] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
+        """Start reading each secret ``body`` references that no earlier resource did."""
+        if not isinstance(body.get("template"), dict):
+            return
+        for _where, name, version in _workload_references(body):
+            literal = literals.get(name, name)
+            with self._lock:
+                if literal not in self._reads:
+                    self._reads[literal] = self.collector.start_reads(
+                        self._env, literal, wants_latest=version == "latest"
+                    )
+
+    def reads(self) -> dict[str, SecretReads]:
+        """The reads started so far, by secret."""
+        with self._lock:
+            return dict(self._reads)
+
+
+def early_secret_reads(context: CollectionContext, env: Environment) -> EarlySecretReads:
+    """The secrets kind's early reads for one environment."""
+    return EarlySecretReads(context, env)
+
+
 def collect_secrets(context: CollectionContext, request: CollectRequest) -> CollectorResult:
-    """The secrets that collected workloads reference and the config lists, each read once."""
+    """The secrets that collected workloads reference and the config lists, each read once
+    (reads started early, while the workloads were read, are taken over)."""
     env = request.env
     plan = plan_secrets(request.upstream.resources, env, request.upstream.literals)
+    early = request.early.get("secret")
     if not plan.names:
         return CollectorResult()
+    if isinstance(early, EarlySecretReads):
+        return early.collector.collect(env, plan, early.reads())
     collector = SecretManagerCollector(
         context.clients.secrets,
         context.settings,

@@ -31,4 +31,4 @@ def collect_services(context: CollectionContext, request: CollectRequest) -> Col
     collector = CloudRunCollector(
         context.clients.run, spec, context.settings, context.fingerprints, context.workers
     )
-    return collector.collect(request.env)
+    return collector.collect(request.env, request.observe)
