@@ -308,7 +308,8 @@ def run_checks(
             tool_version=__version__,
             config_sha256=config.sha256,
             principal=context.clients.principal,
-            endpoints=context.clients.endpoints,
+            # (sorted: the clients behind the VPC are built on threads, in no fixed order)
+            endpoints=dict(sorted(context.clients.endpoints.items())),
             fingerprint_key_id=context.fingerprints.key_id,
             started_at=started_at,
             finished_at=finished_at,

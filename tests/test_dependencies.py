@@ -369,6 +369,9 @@ def test_tiers_and_flags_compare_across_environments(
     assert "settings.database_flags.max_connections" in evidence
     # The same instance reached in both: addresses differ, nothing else is reported about them.
     assert not [k for k in found if k[0].startswith("redis/") and "used_by" in k[1]]
+    # The APIs read are listed in one order, however their clients were built.
+    endpoints = list(report["provenance"]["endpoints"])
+    assert endpoints == sorted(endpoints) and {"redis", "sqladmin", "vpcaccess"} <= set(endpoints)
 
 
 def test_an_unknown_dependencies_key_is_a_config_error(workdir: Path) -> None:
