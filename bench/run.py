@@ -305,6 +305,7 @@ class Emulated:
             ":getIamPolicy": "IAM",
             "/revisions/": "revisions",
             "/secrets/": "secrets",
+            "/secrets": "secret listings",
             "/services": "service lists",
             "/jobs": "job lists",
             "/workerPools": "worker pool lists",
