@@ -105,7 +105,16 @@ class Slots:
             handed = threading.Lock()
             handed.acquire()
             (self._urgent if urgent else self._waiting).append(handed)
-        handed.acquire()  # released by ``release``, which hands this call its slot
+        try:
+            handed.acquire()  # released by ``release``, which hands this call its slot
+        except BaseException:  # interrupted while waiting: leave the queue, or pass the slot on
+            with self._lock:
+                queue = self._urgent if urgent else self._waiting
+                if handed in queue:
+                    queue.remove(handed)
+                    raise
+            self.release()
+            raise
 
     def release(self) -> None:
         """Hand the slot to the longest-waiting call (an urgent one first), or free it."""

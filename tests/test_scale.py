@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from driftcheck.concurrency import RateLimiter, Slots, calls_through
 from driftcheck.config import load_config
@@ -180,3 +183,67 @@ def test_diff_imports_no_google_or_grpc_module(tmp_path: Path) -> None:
     # The comparison ran: the changed timeout is a finding.
     assert "template.timeout" in (tmp_path / "out" / "b-vs-a.json").read_text(encoding="utf-8")
     assert heavy(modules) == set()
+
+
+def test_a_call_interrupted_while_it_waits_for_a_slot_loses_no_slot() -> None:
+    slots = Slots(1)
+    slots.acquire()
+
+    def interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(KeyboardInterrupt):
+            slots.acquire()  # waits for the held slot; interrupted
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    slots.release()
+    later = threading.Thread(target=slots.acquire, daemon=True)
+    later.start()
+    later.join(timeout=5)
+    assert not later.is_alive()  # the slot went to a caller, not to the one interrupted
+
+
+def test_thousands_of_secrets_start_no_more_threads_than_the_pools_hold(
+    emulator: Start, workdir: Path
+) -> None:
+    from tests.factories import project, scenario, service
+
+    count = 150
+    services = []
+    for i in range(count):
+        body = service(f"svc-{i:03d}", PROD)
+        body["template"]["containers"][0]["env"].append(
+            {"name": "KEY", "valueSource": {"secretKeyRef": {"secret": f"k-{i:03d}"}}}
+        )
+        services.append(body)
+    secrets = {f"k-{i:03d}": {"versions": [{"version": 1, "payload": "x"}]} for i in range(count)}
+    emulator(
+        scenario(
+            projects={PROD: project(services, "111111111111", secrets=secrets)},
+            latency_ms=20,
+            max_page_size=50,
+        )
+    )
+    config = load_config(workdir / "driftcheck.yaml")
+    peak = [threading.active_count()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak.append(threading.active_count())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with collection_context(config, concurrency=4) as context:
+            snapshots = collect_environments(config, ["production"], context)
+    finally:
+        done.set()
+    assert len([k for k in snapshots["production"].resources if k.startswith("secret/")]) == count
+    # the pools and listing drivers (about 27 here), not a thread per secret read (about 60)
+    assert max(peak) < 40

@@ -31,7 +31,7 @@ from driftcheck.collectors.interface import (
     guarded,
     pages,
 )
-from driftcheck.concurrency import Workers, start_bounded
+from driftcheck.concurrency import DaemonPool, Workers, start_bounded
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
@@ -172,9 +172,12 @@ class SecretManagerCollector(ApiCollector):
         fingerprints: Fingerprinter,
         workers: Workers,
         access_payloads: bool = True,
+        start: Callable[[Callable[[], Any]], Future[Any]] = start_bounded,
     ) -> None:
         super().__init__(client, settings, fingerprints, workers)
         self._access_payloads = access_payloads
+        # Where one secret's reads run (each on a thread of its own unless told otherwise).
+        self._start = start
         self._listing: Future[tuple[dict[str, Any] | None, BaseException | None]] | None = None
         self._lock = threading.Lock()
 
@@ -350,7 +353,7 @@ class SecretManagerCollector(ApiCollector):
             if listed
             else self._read_metadata(project, secret_path),
             listed=listed,
-            versions=start_bounded(partial(self._list_versions, project, secret_path, key)),
+            versions=self._start(partial(self._list_versions, project, secret_path, key)),
             latest=(
                 self._read_latest(project, secret_path)
                 if self._access_payloads and wants_latest
@@ -364,7 +367,7 @@ class SecretManagerCollector(ApiCollector):
         """The listing of the environment's own secrets, started once."""
         with self._lock:
             if self._listing is None:
-                self._listing = start_bounded(partial(self._list_secrets, project))
+                self._listing = self._start(partial(self._list_secrets, project))
             return self._listing
 
     def _list_versions(
@@ -390,13 +393,13 @@ class SecretManagerCollector(ApiCollector):
         return versions, errors
 
     def _read_latest(self, project: str, secret_path: str) -> Future[Outcome]:
-        return start_bounded(partial(_outcome, self._access_call(project, secret_path, "latest")))
+        return self._start(partial(_outcome, self._access_call(project, secret_path, "latest")))
 
     def _read_metadata(
         self, project: str, secret_path: str
     ) -> Future[tuple[Any, BaseException | None]]:
         """One secret's metadata, read alone on a thread of its own."""
-        return start_bounded(
+        return self._start(
             partial(
                 _outcome,
                 self._call(
@@ -504,12 +507,19 @@ class EarlySecretReads:
     so that the secrets stage finds them under way or done."""
 
     def __init__(self, context: CollectionContext, env: Environment) -> None:
+        # A pool of its own (made on first use), as large as the cap on calls: an estate of
+        # thousands of secrets starts no more threads than that (reads wait on slots only,
+        # never on each other).
+        self._size = context.workers.concurrency
+        self._pool: DaemonPool | None = None
+        self._pool_lock = threading.Lock()
         self.collector = SecretManagerCollector(
             context.clients.secrets,
             context.settings,
             context.fingerprints,
             context.workers,
             context.access_payloads,
+            start=self._submit,
         )
         self._env = env
         self._reads: dict[str, SecretReads] = {}
@@ -532,6 +542,18 @@ class EarlySecretReads:
         with self._lock:
             return dict(self._reads)
 
+    def _submit(self, function: Callable[[], Any]) -> Future[Any]:
+        with self._pool_lock:  # (``observe`` holds ``_lock`` while it starts reads)
+            if self._pool is None:
+                self._pool = DaemonPool(self._size, "driftcheck-secret")
+            return self._pool.submit(function)
+
+    def close(self) -> None:
+        """Let the pool's threads end once its reads are done."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+
 
 def early_secret_reads(context: CollectionContext, env: Environment) -> EarlySecretReads:
     """The secrets kind's early reads for one environment."""
@@ -544,10 +566,17 @@ def collect_secrets(context: CollectionContext, request: CollectRequest) -> Coll
     env = request.env
     plan = plan_secrets(request.upstream.resources, env, request.upstream.literals)
     early = request.early.get("secret")
+    if isinstance(early, EarlySecretReads):
+        try:
+            return (
+                early.collector.collect(env, plan, early.reads())
+                if plan.names
+                else (CollectorResult())
+            )
+        finally:
+            early.close()
     if not plan.names:
         return CollectorResult()
-    if isinstance(early, EarlySecretReads):
-        return early.collector.collect(env, plan, early.reads())
     collector = SecretManagerCollector(
         context.clients.secrets,
         context.settings,
