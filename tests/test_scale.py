@@ -229,7 +229,8 @@ def test_thousands_of_secrets_start_no_more_threads_than_the_pools_hold(
         )
     )
     config = load_config(workdir / "driftcheck.yaml")
-    peak = [threading.active_count()]
+    before = threading.active_count()
+    peak = [before]
     done = threading.Event()
 
     def sample() -> None:
@@ -245,5 +246,5 @@ def test_thousands_of_secrets_start_no_more_threads_than_the_pools_hold(
     finally:
         done.set()
     assert len([k for k in snapshots["production"].resources if k.startswith("secret/")]) == count
-    # the pools and listing drivers (about 27 here), not a thread per secret read (about 60)
-    assert max(peak) < 40
+    # the pools and listing drivers (about 25 more), not a thread per secret read (about 57)
+    assert max(peak) - before < 40
