@@ -125,22 +125,6 @@ class Slots:
             else:
                 self._free += 1
 
-    def __enter__(self) -> Slots:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    @contextmanager
-    def urgent(self) -> Iterator[None]:
-        """Hold a slot taken ahead of the queue (a listing's page)."""
-        self.acquire(urgent=True)
-        try:
-            yield
-        finally:
-            self.release()
-
 
 _gate = threading.local()
 

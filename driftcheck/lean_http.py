@@ -120,7 +120,6 @@ class LeanSend(requests.Session):
 
     _lean_connections: _Connections | None = None
     _lean_lock = threading.Lock()
-    _lean_proxied: dict[str, bool] = {}  # noqa: RUF012 - per host, the same for every session
 
     def request(  # type: ignore[override]
         self,
@@ -138,7 +137,7 @@ class LeanSend(requests.Session):
         total = _total(timeout)
         with on_the_wire(), deadline(total):
             if lean:
-                response = self._send(method, url, params, data, headers, total)
+                response = self._send(method, url, params, data, headers)
                 if response.status_code not in _REDIRECTS or "Location" not in response.headers:
                     return response
                 # Google's APIs do not redirect; should one, requests follows it as it always did.
@@ -147,7 +146,7 @@ class LeanSend(requests.Session):
             )
 
     def _send(
-        self, method: str, url: str, params: Any, data: Any, headers: Any, total: float | None
+        self, method: str, url: str, params: Any, data: Any, headers: Any
     ) -> requests.Response:
         parts = urlsplit(url)
         target = parts.path or "/"
@@ -161,7 +160,7 @@ class LeanSend(requests.Session):
         body = data.encode("utf-8") if isinstance(data, str) else data
         port = parts.port or (443 if parts.scheme == "https" else 80)
         return self._exchange(
-            method, parts.scheme, parts.hostname or "", port, target, body, sent, url, total
+            method, parts.scheme, parts.hostname or "", port, target, body, sent, url
         )
 
     def _lean_applies(self, url: str, data: Any, options: dict[str, Any]) -> bool:
@@ -176,14 +175,14 @@ class LeanSend(requests.Session):
         if "@" in url.split("/", 3)[2]:
             return False  # user info: requests sends it as Basic authentication
         # A proxy from the environment (HTTPS_PROXY…) is requests' to honour (the environment
-        # is read once per host: it does not change during a run).
+        # is read once per scheme and host: it does not change during a run).
         if not self.trust_env:
             return True
-        host = url.split("/", 3)[2]
-        proxied = self._lean_proxied.get(host)
-        if proxied is None:
-            proxied = self._lean_proxied[host] = bool(requests.utils.get_environ_proxies(url))
-        return not proxied
+        origin = "/".join(url.split("/", 3)[:3])
+        proxied: dict[str, bool] = self.__dict__.setdefault("_lean_proxied", {})
+        if origin not in proxied:
+            proxied[origin] = bool(requests.utils.get_environ_proxies(url))
+        return not proxied[origin]
 
     def _connections(self) -> _Connections:
         with self._lean_lock:
@@ -207,7 +206,6 @@ class LeanSend(requests.Session):
         body: bytes | None,
         headers: dict[str, Any],
         url: str,
-        total: float | None,
     ) -> requests.Response:
         connections = self._connections()
         while True:

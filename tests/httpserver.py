@@ -7,7 +7,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from socketserver import BaseServer
+from typing import Any, TypeVar
+
+S = TypeVar("S", bound=BaseServer)
 
 
 class DocumentServer(ThreadingHTTPServer):
@@ -46,7 +49,13 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serving() -> Iterator[DocumentServer]:
     """A running DocumentServer, shut down afterwards."""
-    server = DocumentServer()
+    with running(DocumentServer()) as server:
+        yield server
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """``server`` serving on a thread of its own, shut down afterwards."""
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

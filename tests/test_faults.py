@@ -72,6 +72,8 @@ FAULTS = {
     "connection reset": FaultSpec(path="auth:getIamPolicy$", body="reset"),
     "secret access 403": FaultSpec(path=":access$", status=403),
     "secret metadata 503 storm": FaultSpec(path="/secrets$", status=503),
+    "secret listing malformed JSON": FaultSpec(path="/secrets$", status=200, body="malformed"),
+    "secret listing truncated": FaultSpec(path="/secrets$", status=200, body="truncated"),
     "listing 500 HTML": FaultSpec(path="/services$", status=500, body="html"),
 }
 

@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from google.auth.transport.requests import AuthorizedSession
 
 from driftcheck import lean_http
 from driftcheck.lean_http import lean
+from tests.httpserver import running
 
 
 class _Server(ThreadingHTTPServer):
@@ -63,17 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-@contextmanager
-def _serving(behave: Any) -> Iterator[_Server]:
-    server = _Server(behave)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+def _serving(behave: Any) -> AbstractContextManager[_Server]:
+    return running(_Server(behave))
 
 
 def _ok(_handler: Any) -> tuple[int, dict[str, str], bytes]:

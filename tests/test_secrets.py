@@ -117,34 +117,42 @@ def test_each_secret_is_read_once_and_the_baseline_holds_only_fingerprints(
     assert "service/us-central1/backend:containers.app.env.KEY" in text
 
 
-def test_a_principal_that_may_not_list_secrets_reads_each_alone(
-    emulator: Start, run_cli: Run, tmp_path: Path
-) -> None:
+def checked_with_listing_fault(
+    emulator: Start, run_cli: Run, tmp_path: Path, status: int
+) -> tuple[CliResult, list[str], str]:
+    """Baseline production, then check it while listing its secrets answers ``status``: the
+    check, the paths it called, and the baseline's text."""
     config = secret_config(tmp_path)
     server = emulator(estate())
     assert run_cli("--config", str(config), "baseline", "production").code == 0
     baseline = (tmp_path / "baselines" / "production.yaml").read_text()
-    server.add_fault(FaultSpec(path="/secrets$", status=403))
+    server.add_fault(FaultSpec(path="/secrets$", status=status))
     before = len(server.calls)
     result = run_cli("--config", str(config), "check", "production")
+    return result, [path for _method, path in server.calls[before:]], baseline
+
+
+def test_a_principal_that_may_not_list_secrets_reads_each_alone(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    result, called, baseline = checked_with_listing_fault(emulator, run_cli, tmp_path, 403)
     assert result.code == 0, result.stderr
-    assert [p for _m, p in server.calls[before:] if p.endswith("/secrets/e2e-key")] != []
+    assert [path for path in called if path.endswith("/secrets/e2e-key")] != []
     snapshot = read_text_of(tmp_path / "reports" / "production-vs-production.snapshot.yaml")
     assert snapshot.split("resources:", 1)[1] == baseline.split("resources:", 1)[1]
 
 
-def test_a_listing_that_fails_leaves_the_run_incomplete_naming_the_permission(
+def test_a_listing_that_fails_leaves_its_secrets_unread_never_absent(
     emulator: Start, run_cli: Run, tmp_path: Path
 ) -> None:
-    config = secret_config(tmp_path)
-    server = emulator(estate())
-    assert run_cli("--config", str(config), "baseline", "production").code == 0
-    server.add_fault(FaultSpec(path="/secrets$", status=404))
-    assert run_cli("--config", str(config), "check", "production").code == 3
+    result, _called, _baseline = checked_with_listing_fault(emulator, run_cli, tmp_path, 404)
+    assert result.code == 3, result.stderr
     errors = report(tmp_path, "production-vs-production").errors
     assert [(e.resource, e.source) for e in errors] == [
         ("secret/e2e-key", "secretmanager.googleapis.com")
     ]
+    findings = report(tmp_path, "production-vs-production").findings
+    assert not [f for f in findings if f.resource == "secret/e2e-key"]  # not "removed"
 
 
 def test_consumer_key_mismatch_is_critical(

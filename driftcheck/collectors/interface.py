@@ -280,8 +280,5 @@ class ApiCollector:
         """One API call with retry and timeout; each exchange it makes takes one of the pool's
         slots (``urgent``: ahead of the queue, for the first page of a listing) and the rate
         limiter as it goes out (see ``calls_through``)."""
-        # The limiter is taken once the slot is held, so that the call goes out when the limiter
-        # counts it: taken before, a call could wait for a slot while the window moves on, and
-        # more than the quota would reach the API in some 60 seconds.
         with calls_through(self._workers.slots, limiter, urgent):
             return method(**kwargs, retry=self._retry, timeout=self._settings.timeout_seconds)

@@ -29,6 +29,11 @@ class EarlyReads(Protocol):
         neutral names it holds)."""
 
 
+# Told of a resource as soon as it is normalized: its key, its body, and the real spelling of
+# the neutral names it holds.
+Observe = Callable[[str, Mapping[str, Any], Mapping[str, str]], None]
+
+
 def _nobody(key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
     """Nobody is told."""
 
@@ -45,7 +50,7 @@ class CollectRequest:
     env_name: str
     env: Environment
     upstream: CollectorResult
-    observe: Callable[[str, Mapping[str, Any], Mapping[str, str]], None] = _nobody
+    observe: Observe = _nobody
     early: Mapping[str, EarlyReads] = field(default_factory=dict)
 
 

@@ -36,7 +36,7 @@ from driftcheck.kinds.cloud_run.unknown import (
     page_items,
     redact_by_name,
 )
-from driftcheck.kinds.interface import CollectRequest
+from driftcheck.kinds.interface import CollectRequest, Observe
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Literals
 from driftcheck.sensitive import Redactor, scrub
@@ -116,9 +116,7 @@ class CloudRunCollector(ApiCollector):
     def _key(self, alias: str, name: str) -> str:
         return resource_key(self._spec.kind, name, alias)
 
-    def collect(
-        self, env: Environment, observe: Callable[..., None] | None = None
-    ) -> CollectorResult:
+    def collect(self, env: Environment, observe: Observe | None = None) -> CollectorResult:
         """Every (or every configured) resource of the kind in every region of ``env``;
         ``observe`` is told of each as soon as it is normalized."""
         result = CollectorResult()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from driftcheck.kinds.interface import ResourceKind
 from driftcheck.kinds.secret import catalogue
-from driftcheck.kinds.secret.collect import collect_secrets, early_secret_reads
+from driftcheck.kinds.secret.collect import EarlySecretReads, collect_secrets
 from driftcheck.kinds.secret.normalize import normalize_secret
 from driftcheck.kinds.secret.violations import secret_violations, unverifiable_consumers
 
@@ -14,7 +14,7 @@ SECRET = ResourceKind(
     stage=1,
     holds_secret_values=True,
     collect=collect_secrets,
-    early=early_secret_reads,
+    early=EarlySecretReads,
     normalize=normalize_secret,
     catalogue=catalogue.CATALOGUE,
     violation_advice=catalogue.VIOLATIONS,

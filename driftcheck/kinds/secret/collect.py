@@ -31,7 +31,7 @@ from driftcheck.collectors.interface import (
     guarded,
     pages,
 )
-from driftcheck.concurrency import DaemonPool, Workers, start_bounded
+from driftcheck.concurrency import DaemonPool, Workers
 from driftcheck.config import ApiSettings, Environment
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.identity import Neutralizer
@@ -171,12 +171,12 @@ class SecretManagerCollector(ApiCollector):
         settings: ApiSettings,
         fingerprints: Fingerprinter,
         workers: Workers,
-        access_payloads: bool = True,
-        start: Callable[[Callable[[], Any]], Future[Any]] = start_bounded,
+        access_payloads: bool,
+        start: Callable[[Callable[[], Any]], Future[Any]],
     ) -> None:
         super().__init__(client, settings, fingerprints, workers)
         self._access_payloads = access_payloads
-        # Where one secret's reads run (each on a thread of its own unless told otherwise).
+        # Where one secret's reads run (a pool bounded by the cap, see EarlySecretReads).
         self._start = start
         self._listing: Future[tuple[dict[str, Any] | None, BaseException | None]] | None = None
         self._lock = threading.Lock()
@@ -242,11 +242,10 @@ class SecretManagerCollector(ApiCollector):
         if reads.latest is None and self._access_payloads and _wants_latest(plan, name):
             reads.latest = self._read_latest(project, secret_path)  # a later reference wants it
         listed = reads.listed
-        metadata_read = reads.metadata
         versions, listing_errors = reads.versions.result()
         latest_payload = reads.latest
         permission = GET_PERMISSION
-        found, failure = metadata_read.result()
+        found, failure = reads.metadata.result()
         secret: Any = found
         if listed and isinstance(failure, core.PermissionDenied | core.Forbidden):
             # Not allowed to list: read alone, as if never listed.
@@ -342,8 +341,8 @@ class SecretManagerCollector(ApiCollector):
         return result
 
     def start_reads(self, env: Environment, name: str, wants_latest: bool) -> SecretReads:
-        """Start every read of the secret ``name`` on threads of their own; none waits for
-        another, and every call still takes the rate limiter and a slot of the shared cap."""
+        """Start every read of the secret ``name`` where the collector runs reads; none waits
+        for another, and every call still takes the rate limiter and a slot of the shared cap."""
         project = _project_of(name, env)
         secret_path = f"projects/{project}/secrets/{split_secret_reference(name)[1]}"
         key = secret_key(name, neutralizer_of(env))
@@ -398,7 +397,7 @@ class SecretManagerCollector(ApiCollector):
     def _read_metadata(
         self, project: str, secret_path: str
     ) -> Future[tuple[Any, BaseException | None]]:
-        """One secret's metadata, read alone on a thread of its own."""
+        """One secret's metadata, read alone."""
         return self._start(
             partial(
                 _outcome,
@@ -504,7 +503,7 @@ def _reference_map(
 class EarlySecretReads:
     """Secret reads started while the workloads are still being read: each secret's reads
     begin when the first resource referencing it is normalized (see ``ResourceKind.early``),
-    so that the secrets stage finds them under way or done."""
+    so that the secrets stage finds them under way or done and starts only the others."""
 
     def __init__(self, context: CollectionContext, env: Environment) -> None:
         # A pool of its own (made on first use), as large as the cap on calls: an estate of
@@ -555,33 +554,16 @@ class EarlySecretReads:
                 self._pool.shutdown(wait=False)
 
 
-def early_secret_reads(context: CollectionContext, env: Environment) -> EarlySecretReads:
-    """The secrets kind's early reads for one environment."""
-    return EarlySecretReads(context, env)
-
-
 def collect_secrets(context: CollectionContext, request: CollectRequest) -> CollectorResult:
     """The secrets that collected workloads reference and the config lists, each read once
     (reads started early, while the workloads were read, are taken over)."""
     env = request.env
     plan = plan_secrets(request.upstream.resources, env, request.upstream.literals)
     early = request.early.get("secret")
-    if isinstance(early, EarlySecretReads):
-        try:
-            return (
-                early.collector.collect(env, plan, early.reads())
-                if plan.names
-                else (CollectorResult())
-            )
-        finally:
-            early.close()
-    if not plan.names:
-        return CollectorResult()
-    collector = SecretManagerCollector(
-        context.clients.secrets,
-        context.settings,
-        context.fingerprints,
-        context.workers,
-        context.access_payloads,
-    )
-    return collector.collect(env, plan)
+    reads = early if isinstance(early, EarlySecretReads) else EarlySecretReads(context, env)
+    try:
+        if not plan.names:
+            return CollectorResult()
+        return reads.collector.collect(env, plan, reads.reads())
+    finally:
+        reads.close()
