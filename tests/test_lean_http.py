@@ -349,9 +349,7 @@ def test_each_call_on_a_kept_connection_has_its_own_timeout() -> None:
     with _raw_server(answer) as url:
         session = _session()
         session.get(f"{url}/fast", timeout=0.3)  # opens the connection with a short timeout
-        started = time.monotonic()
         assert session.get(f"{url}/slow", timeout=5).status_code == 200
-    assert time.monotonic() - started < 5
 
 
 def test_the_environment_ca_bundle_is_honoured_as_requests_honours_it(
