@@ -551,11 +551,23 @@ class _Handler(BaseHTTPRequestHandler):
             fault = next((f for f in state.faults if f.take(method, url.path)), None)
             state.in_flight += 1
             state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+        self._counted = True
         try:
             self._answer(method, url, fault)
         finally:
-            with state.lock:
-                state.in_flight -= 1
+            self._leave()
+
+    def flush_headers(self) -> None:
+        # A call is in flight until its answer starts out: once the client has read it, it may
+        # send the next one before this thread is scheduled again.
+        self._leave()
+        super().flush_headers()
+
+    def _leave(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            with self.server.state.lock:
+                self.server.state.in_flight -= 1
 
     def _answer(self, method: str, url: Any, fault: Fault | None) -> None:
         state = self.server.state
