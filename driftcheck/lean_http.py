@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import zlib
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -115,6 +116,19 @@ class _Connections:
         conn.close()
 
 
+@dataclass
+class _Request:
+    """One request ready to go out, and the connection it goes out on."""
+
+    method: str
+    origin: tuple[str, str, int]  # scheme, host, port
+    target: str
+    body: bytes | None
+    headers: dict[str, Any]
+    conn: http.client.HTTPConnection | None
+    reused: bool
+
+
 class LeanSend(requests.Session):
     """``Session.request`` over ``http.client`` keep-alive connections (see the module)."""
 
@@ -135,19 +149,27 @@ class LeanSend(requests.Session):
         one of the run's slots, bounded in total time from the moment it goes out."""
         lean = self._lean_applies(url, data, kwargs)
         total = _total(timeout)
+        if lean:
+            # Built, and a kept connection taken, before the call takes its slot: under a busy
+            # interpreter every pause for a system call can cost a slot holder its turn.
+            request = self._prepare(method, url, params, data, headers)
+            try:
+                with on_the_wire(), deadline(total):
+                    answer, content = self._exchange(request)
+            except BaseException:
+                if request.conn is not None:
+                    request.conn.close()  # interrupted before it went out
+                raise
+            response = _response(method, url, request.headers, answer, content)
+            if response.status_code not in _REDIRECTS or "Location" not in response.headers:
+                return response
+            # Google's APIs do not redirect; should one, requests follows it as it always did.
         with on_the_wire(), deadline(total):
-            if lean:
-                response = self._send(method, url, params, data, headers)
-                if response.status_code not in _REDIRECTS or "Location" not in response.headers:
-                    return response
-                # Google's APIs do not redirect; should one, requests follows it as it always did.
             return super().request(
                 method, url, params=params, data=data, headers=headers, timeout=timeout, **kwargs
             )
 
-    def _send(
-        self, method: str, url: str, params: Any, data: Any, headers: Any
-    ) -> requests.Response:
+    def _prepare(self, method: str, url: str, params: Any, data: Any, headers: Any) -> _Request:
         parts = urlsplit(url)
         target = parts.path or "/"
         query = "&".join(q for q in (parts.query, _encode(params)) if q)
@@ -159,9 +181,9 @@ class LeanSend(requests.Session):
         sent = {name: value for name, value in merged.items() if value is not None}
         body = data.encode("utf-8") if isinstance(data, str) else data
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        return self._exchange(
-            method, parts.scheme, parts.hostname or "", port, target, body, sent, url
-        )
+        origin = (parts.scheme, parts.hostname or "", port)
+        conn, reused = self._connections().take(*origin)
+        return _Request(method, origin, target, body, sent, conn, reused)
 
     def _lean_applies(self, url: str, data: Any, options: dict[str, Any]) -> bool:
         if any(options.get(name) is not None for name in _REQUESTS_ONLY):
@@ -196,20 +218,15 @@ class LeanSend(requests.Session):
                 self._lean_connections = _Connections(cafile)
             return self._lean_connections
 
-    def _exchange(
-        self,
-        method: str,
-        scheme: str,
-        host: str,
-        port: int,
-        target: str,
-        body: bytes | None,
-        headers: dict[str, Any],
-        url: str,
-    ) -> requests.Response:
+    def _exchange(self, request: _Request) -> tuple[http.client.HTTPResponse, bytes]:
+        """Send ``request`` on its connection (once more on a new one if the server had closed
+        it while idle); the answer and its whole body."""
         connections = self._connections()
+        conn, reused = request.conn, request.reused
+        request.conn = None  # from now on this exchange gives it back or closes it
+        if conn is None:
+            conn, reused = connections.take(*request.origin)
         while True:
-            conn, reused = connections.take(scheme, host, port)
             connected = reused
             try:
                 left = remaining()
@@ -223,13 +240,15 @@ class LeanSend(requests.Session):
                 # This exchange's timeout for every read and for sending (not the one the
                 # connection was opened with, nor what the last read left on the socket).
                 conn.sock.settimeout(left)
-                conn.request(method, target, body=body, headers=headers)
+                conn.request(request.method, request.target, request.body, request.headers)
                 answer = conn.getresponse()
                 content = _read_all(answer)
             except _CLOSED_WHILE_IDLE as exc:
                 conn.close()
                 if reused:
-                    continue  # the server closed an idle connection: once more on a new one
+                    # the server closed an idle connection: once more on a new one
+                    conn, reused = connections.take(*request.origin)
+                    continue
                 raise requests.exceptions.ConnectionError(_reason(exc), request=None) from None
             except BaseException as exc:
                 conn.close()
@@ -238,8 +257,8 @@ class LeanSend(requests.Session):
         if answer.will_close or answer.status < 200:
             conn.close()  # after a 1xx taken for the answer, the real one is still to come
         else:
-            connections.give_back(scheme, host, port, conn)
-        return _response(method, url, headers, answer, content)
+            connections.give_back(*request.origin, conn)
+        return answer, content
 
 
 def _read_all(answer: http.client.HTTPResponse) -> bytes:

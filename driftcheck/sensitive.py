@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
-from functools import cache
 from typing import Any
 
 from driftcheck.fingerprint import Fingerprinter
@@ -168,9 +168,22 @@ def shannon_entropy(value: str) -> float:
     return -sum(n / length * math.log2(n / length) for n in counts.values())
 
 
-@cache
+_PATTERN_LOCK = threading.Lock()
+_PATTERN: list[re.Pattern[str]] = []
+
+
 def _token_pattern() -> re.Pattern[str]:
-    """One pattern for every token shape: detect-secrets' regex plugins plus the extras."""
+    """One pattern for every token shape, built once per process: the first normalizations
+    start on many threads at once, and each building it (0.1 s of CPU) held the others up."""
+    if not _PATTERN:
+        with _PATTERN_LOCK:
+            if not _PATTERN:
+                _PATTERN.append(_build_token_pattern())
+    return _PATTERN[0]
+
+
+def _build_token_pattern() -> re.Pattern[str]:
+    """detect-secrets' regex plugins plus the extras, as one pattern."""
     from detect_secrets.plugins import (
         artifactory,
         aws,

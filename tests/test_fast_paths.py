@@ -127,3 +127,37 @@ def test_changed_paths_are_deepdiffs(before: dict[str, Any], after: dict[str, An
     if before == after:
         return  # compare never walks equal bodies
     assert _diff_paths(before, after) == _deepdiff_paths(before, after)
+
+
+def test_the_token_pattern_is_built_once_however_many_threads_ask_at_once(
+    monkeypatch: Any,
+) -> None:
+    import threading
+    import time
+
+    from driftcheck import sensitive
+
+    builds: list[int] = []
+    real = sensitive._build_token_pattern
+
+    def slow_build() -> Any:
+        builds.append(1)
+        time.sleep(0.05)  # long enough for every thread to ask while it is being built
+        return real()
+
+    monkeypatch.setattr(sensitive, "_PATTERN", [])
+    monkeypatch.setattr(sensitive, "_build_token_pattern", slow_build)
+    start = threading.Barrier(8)
+    found: list[bool] = []
+
+    def redact() -> None:
+        start.wait()
+        found.append(bool(sensitive._spans("token ghp_" + "a1B2" * 9)))
+
+    threads = [threading.Thread(target=redact) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == [1]
+    assert found == [True] * 8
