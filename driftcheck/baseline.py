@@ -18,7 +18,13 @@ from pydantic import ValidationError
 from driftcheck.config import describe_validation_error
 from driftcheck.errors import BaselineError, InputError, ReportError
 from driftcheck.model import SNAPSHOT_SCHEMA_VERSION, Snapshot
-from driftcheck.yamlio import MAX_SNAPSHOT_BYTES, dump_yaml, load_large_yaml, write_text_atomic
+from driftcheck.yamlio import (
+    MAX_SNAPSHOT_BYTES,
+    dump_yaml,
+    load_large_yaml,
+    read_text,
+    write_text_atomic,
+)
 
 HEADER_FIELDS = (
     "schema_version",
@@ -85,10 +91,39 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_snapshot(path: Path, what: str = "snapshot", environment: str | None = None) -> Snapshot:
-    """Read and validate a snapshot or baseline; every error names file and place."""
+def snapshot_file_text(path: Path, what: str = "snapshot") -> str:
+    """The text of a snapshot or baseline file, within the size driftcheck reads."""
     try:
-        document = load_large_yaml(path, what, MAX_SNAPSHOT_BYTES)
+        return read_text(path, what, MAX_SNAPSHOT_BYTES)
+    except InputError as exc:
+        raise BaselineError(str(exc)) from None
+
+
+def header_matches(text: str, environment: str) -> bool:
+    """Whether the lines above a snapshot's body name this schema version and ``environment``
+    (read at once, so that a wrong or outdated file is refused before any API call while its
+    body is parsed meanwhile). False for anything unusual: a full read says what is wrong."""
+    end = text.find("\nresources:")
+    if end < 0 or end > 65536:
+        return False
+    try:
+        header = yaml.safe_load(text[: end + 1])
+    except yaml.YAMLError:
+        return False
+    return (
+        isinstance(header, dict)
+        and header.get("schema_version") == SNAPSHOT_SCHEMA_VERSION
+        and header.get("environment") == environment
+    )
+
+
+def read_snapshot(
+    path: Path, what: str = "snapshot", environment: str | None = None, text: str | None = None
+) -> Snapshot:
+    """Read and validate a snapshot or baseline; every error names file and place. ``text``:
+    the file's text, when :func:`snapshot_file_text` has already read it."""
+    try:
+        document = load_large_yaml(path, what, MAX_SNAPSHOT_BYTES, text)
     except InputError as exc:
         raise BaselineError(str(exc)) from None
     data: Any = document.data

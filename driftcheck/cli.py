@@ -380,8 +380,11 @@ def check(
     # Renderers load while collection waits on the network, not after it.
     start_bounded(partial(prepare, chosen))
     with _collection(ctx, config) as context:
-        comparisons = run_checks(config, pairs, context, command=_command_line())
-    codes = [_report(c, options, config.reports_dir) for c in comparisons]
+        # Each check is reported as soon as it is judged, while later ones are still read.
+        codes = [
+            _report(comparison, options, config.reports_dir)
+            for comparison in run_checks(config, pairs, context, command=_command_line())
+        ]
     sys.exit(max(codes, key=lambda code: _SEVERITY_OF_EXIT.get(code, 3)))
 
 

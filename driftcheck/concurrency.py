@@ -124,6 +124,11 @@ class Slots:
                 queue.popleft().release()
             else:
                 self._free += 1
+                return
+        # The call handed the slot must run to go out; this thread has CPU work ahead (reading
+        # its answer) and would keep the interpreter for up to its switch interval (5 ms),
+        # the slot idle meanwhile. Let the other go first.
+        time.sleep(0)
 
 
 _gate = threading.local()
@@ -197,6 +202,16 @@ class DaemonPool:
         self._tasks.put((future, function))
         return future
 
+    def cancel_queued(self) -> None:
+        """Cancel every task not yet started (a run that failed or was interrupted)."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                return
+            if task is not None:
+                task[0].cancel()
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop the threads once the queue is drained; wait for them unless told not to."""
         for _thread in self._threads:
@@ -249,7 +264,10 @@ class Workers:
         return self._pool.submit(function)
 
     def close(self, wait: bool = True) -> None:
-        """Release the threads; after an interruption, without waiting for calls in flight."""
+        """Release the threads; after an interruption or a failure, without waiting for calls
+        in flight, and with the calls not yet started cancelled."""
+        if not wait:
+            self._pool.cancel_queued()
         self._pool.shutdown(wait=wait)
 
     def __enter__(self) -> Workers:

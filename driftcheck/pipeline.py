@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,11 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from driftcheck import __version__
-from driftcheck.baseline import file_sha256, read_snapshot
+from driftcheck.baseline import (
+    file_sha256,
+    header_matches,
+    read_snapshot,
+    snapshot_file_text,
+)
 from driftcheck.clients import ApiClients, build_clients
 from driftcheck.collectors.interface import CollectionContext, CollectorResult
 from driftcheck.compare import CompareOptions, compare
-from driftcheck.concurrency import RateLimits, Workers, calls_through, run_all
+from driftcheck.concurrency import (
+    DaemonPool,
+    RateLimits,
+    Workers,
+    calls_through,
+    run_all,
+    start_bounded,
+)
 from driftcheck.config import Environment, LoadedConfig, Rules
 from driftcheck.errors import BaselineError, CollectionError
 from driftcheck.fingerprint import Fingerprinter
@@ -164,11 +177,25 @@ def collect_environments(
     config: LoadedConfig, env_names: list[str], context: CollectionContext
 ) -> dict[str, Snapshot]:
     """Several environments at once, sharing the worker pool and rate limits."""
-    snapshots = run_all(
-        (partial(collect_environment, config, name, context) for name in env_names),
-        "driftcheck-env",
-    )
-    return dict(zip(env_names, snapshots, strict=True))
+    started = start_environments(config, env_names, context)
+    return {name: future.result()[0] for name, future in started.items()}
+
+
+def start_environments(
+    config: LoadedConfig, env_names: list[str], context: CollectionContext
+) -> dict[str, Future[tuple[Snapshot, str]]]:
+    """Start reading several environments at once (sharing the worker pool and rate limits);
+    each future gives the snapshot and the time its reading finished."""
+
+    def collect(name: str) -> tuple[Snapshot, str]:
+        snapshot = collect_environment(config, name, context)
+        return snapshot, utc_now()
+
+    pool = DaemonPool(max(1, len(env_names)), "driftcheck-env")
+    try:
+        return {name: pool.submit(partial(collect, name)) for name in env_names}
+    finally:
+        pool.shutdown(wait=False)
 
 
 def shared_secrets(config: LoadedConfig | None, env_name: str) -> frozenset[str]:
@@ -277,7 +304,7 @@ def run_check(
     today: date | None = None,
 ) -> Comparison:
     """Collect ``env_name`` and compare it with the approved baseline of ``base_env``."""
-    return run_checks(config, [(env_name, base_env)], context, command, today)[0]
+    return next(run_checks(config, [(env_name, base_env)], context, command, today))
 
 
 def run_checks(
@@ -286,23 +313,45 @@ def run_checks(
     context: CollectionContext,
     command: str,
     today: date | None = None,
-) -> list[Comparison]:
+) -> Iterator[Comparison]:
     """Several checks in one process: every environment collected at once on one pool with one
-    set of rate limiters, each compared with its baseline. Every baseline is read first: a bad
-    one is an input error, found before any API call."""
+    set of rate limiters, each compared with its baseline as soon as it is read (in the order
+    of ``pairs``: the first is reported while later ones are still being read).
+
+    Every baseline file is read, and its header checked, before any API call (a missing file,
+    or one of another schema version or environment, is an input error then); its body is
+    parsed while the API is read, and a body that is not valid ends the run, the calls not yet
+    made cancelled, before anything is compared or written."""
     for env_name, base_env in pairs:
         config.environment(env_name)
         config.environment(base_env)
-    baselines = {
-        base: read_snapshot(config.baseline_path(base), "baseline", environment=base)
+    texts = {
+        base: snapshot_file_text(config.baseline_path(base), "baseline")
         for base in dict.fromkeys(base for _env, base in pairs)
     }
+
+    baselines = {
+        # Not a baseline of this version and environment: refused now, saying why.
+        base: read_snapshot(config.baseline_path(base), "baseline", base, text)
+        for base, text in texts.items()
+        if not header_matches(text, base)
+    }
+
+    def parse() -> dict[str, Snapshot]:
+        return {
+            base: read_snapshot(config.baseline_path(base), "baseline", base, text)
+            for base, text in texts.items()
+            if base not in baselines
+        }
+
+    parsing = start_bounded(parse)
     started_at = utc_now()
-    names = list(dict.fromkeys(env for env, _base in pairs))
-    snapshots = collect_environments(config, names, context)
-    finished_at = utc_now()
-    comparisons = []
+    collections = start_environments(
+        config, list(dict.fromkeys(env for env, _base in pairs)), context
+    )
+    baselines.update(parsing.result())
     for env_name, base_env in pairs:
+        snapshot, finished_at = collections[env_name].result()
         baseline_path = config.baseline_path(base_env)
         provenance = Provenance(
             tool_version=__version__,
@@ -320,18 +369,15 @@ def run_checks(
             cross_environment=env_name != base_env,
             shared_secrets=shared_secrets(config, env_name),
         )
-        comparisons.append(
-            judge(
-                baselines[base_env],
-                baseline_path,
-                snapshots[env_name],
-                config.model.rules,
-                provenance,
-                options,
-                today or date.today(),
-            )
+        yield judge(
+            baselines[base_env],
+            baseline_path,
+            snapshot,
+            config.model.rules,
+            provenance,
+            options,
+            today or date.today(),
         )
-    return comparisons
 
 
 def run_diff(

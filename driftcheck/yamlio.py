@@ -103,7 +103,8 @@ def _index_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int], de
             _index_lines(item, (*prefix, index), lines, depth + 1)
 
 
-def _read_text(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
+def read_text(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """A file's UTF-8 text, never more than ``limit`` bytes read; errors name the file."""
     try:
         size = path.stat().st_size
         if size > limit:
@@ -128,7 +129,7 @@ def _read_text(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
 
 def load_yaml(path: Path, what: str = "file", limit: int = MAX_FILE_BYTES) -> YamlDocument:
     """Parse one YAML file strictly; raise :class:`InputError` naming file and line."""
-    return parse_yaml(_read_text(path, what, limit), path, what)
+    return parse_yaml(read_text(path, what, limit), path, what)
 
 
 def parse_yaml(text: str, path: Path, what: str = "document") -> YamlDocument:
@@ -431,10 +432,12 @@ def _from_lines(text: str) -> Any:
     return _from_events(text)
 
 
-def load_large_yaml(path: Path, what: str, limit: int) -> YamlDocument:
+def load_large_yaml(path: Path, what: str, limit: int, text: str | None = None) -> YamlDocument:
     """Like :func:`load_yaml`, for large machine-written files (snapshots, baselines): parsed by
-    libyaml with the garbage collector paused, the line index built only if an error needs it."""
-    text = _read_text(path, what, limit)
+    libyaml with the garbage collector paused, the line index built only if an error needs it.
+    ``text``: the file's text when it was already read (:func:`read_text`)."""
+    if text is None:
+        text = read_text(path, what, limit)
     if not _LIBYAML:
         return parse_yaml(text, path, what)
     if not text.strip():

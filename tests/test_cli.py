@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,15 @@ from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.scenario import FaultSpec, Scenario
 from driftcheck.model import DriftReport
 from tests.conftest import CliResult
-from tests.factories import PROD, STAGING, invoker_policy, project, scenario, service
+from tests.factories import (
+    PROD,
+    STAGING,
+    invoker_policy,
+    large_estate,
+    project,
+    scenario,
+    service,
+)
 
 Start = Callable[[Scenario], EmulatorServer]
 Run = Callable[..., CliResult]
@@ -220,6 +229,40 @@ def test_corrupt_baseline_is_exit_2_naming_file_and_place(
     assert str(path) in result.stderr and expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (workdir / "reports").exists()
+
+
+def test_a_baseline_of_another_version_is_refused_before_any_api_call(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    server = emulator(incident())
+    assert cli("baseline", "production").code == 0
+    path = workdir / "baselines" / "production.yaml"
+    path.write_text(path.read_text().replace("schema_version: 2", "schema_version: 9"))
+    before = len(server.calls)
+    result = cli("check", "production")
+    assert result.code == 2 and "schema version 9" in result.stderr
+    assert len(server.calls) == before
+
+
+def test_a_corrupt_baseline_body_stops_the_reading_it_was_parsed_beside(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    # The body is parsed while the API is read: when it turns out corrupt, the run ends (exit
+    # 2, nothing written) and the calls not yet started are cancelled, never made.
+    server = emulator(large_estate(300, latency_ms=50, max_page_size=100))
+    assert cli("baseline", "production").code == 0
+    full_run = len(server.calls)
+    path = workdir / "baselines" / "production.yaml"
+    path.write_text(path.read_text() + "resources: {}\n")
+    before = len(server.calls)
+    result = cli("check", "production")
+    assert result.code == 2 and "duplicate key 'resources'" in result.stderr
+    assert not (workdir / "reports").exists()
+    at_exit = len(server.calls)
+    time.sleep(1.0)  # what was on the wire, or paging, has ended meanwhile
+    assert full_run > 300
+    assert at_exit - before < full_run
+    assert len(server.calls) - at_exit <= 16 + 3  # the calls in flight, a listing's pages
 
 
 def test_missing_fingerprint_key_is_a_usage_error(
