@@ -96,6 +96,9 @@ class ResourceKind:
     # Reads it starts per environment while earlier stages are still reading, from what they
     # read (a secret as soon as a service references it); its collect takes them over.
     early: Callable[[CollectionContext, Environment], EarlyReads] | None = None
+    # Gets the kind ready for an environment as its reading starts, on a thread of its own
+    # (imports a large client library while earlier stages read, not after them).
+    prepare: Callable[[Environment], None] | None = None
 
     @property
     def resources(self) -> str:

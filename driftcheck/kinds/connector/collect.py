@@ -146,6 +146,13 @@ class ConnectorCollector(ApiCollector):
         )
 
 
+def prepare_connector(env: Environment) -> None:
+    """Import the client library (see ``ResourceKind.prepare``) when ``env`` reads
+    dependencies."""
+    if env.dependencies is not None:
+        from google.cloud import vpcaccess_v1  # noqa: F401
+
+
 def collect_connectors(context: CollectionContext, request: CollectRequest) -> CollectorResult:
     """The connectors that collected workloads use, and those the config lists."""
     if request.env.dependencies is None:

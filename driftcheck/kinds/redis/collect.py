@@ -184,6 +184,13 @@ def _configured_missing(
     ]
 
 
+def prepare_redis(env: Environment) -> None:
+    """Import the client library (see ``ResourceKind.prepare``) when ``env`` reads
+    dependencies."""
+    if env.dependencies is not None:
+        from google.cloud import redis_v1  # noqa: F401
+
+
 def collect_redis(context: CollectionContext, request: CollectRequest) -> CollectorResult:
     """The Redis instances of the environment's regions, joined to the workloads reaching them."""
     if request.env.dependencies is None:

@@ -193,6 +193,13 @@ def _unresolved_name(reference: Reference, env: Environment) -> str | None:
     return reference.host if is_address(reference.host) else None
 
 
+def prepare_sql(env: Environment) -> None:
+    """Import the client library (see ``ResourceKind.prepare``) when ``env`` reads
+    dependencies."""
+    if env.dependencies is not None:
+        from google.cloud import sqladmin_v1  # noqa: F401
+
+
 def collect_sql(context: CollectionContext, request: CollectRequest) -> CollectorResult:
     """The Cloud SQL instances of the environment's regions, joined to the workloads using them."""
     if request.env.dependencies is None:
