@@ -161,3 +161,43 @@ def test_the_token_pattern_is_built_once_however_many_threads_ask_at_once(
         thread.join()
     assert builds == [1]
     assert found == [True] * 8
+
+
+_HEADER_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\r\n"),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.sampled_from(["Content-Length", "content-type", "X-Goog-Meta"]), _HEADER_TEXT
+            ),
+            st.tuples(_HEADER_TEXT, _HEADER_TEXT),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([b"\r\n", b"\n"]),
+    st.booleans(),
+)
+def test_answer_headers_are_parsed_as_http_client_parses_them(
+    headers: list[tuple[str, str]], newline: bytes, folded: bool
+) -> None:
+    import http.client
+    import io
+
+    from driftcheck.lean_http import _header_lines, _parse_headers
+
+    lines = [f"{name}: {value}".encode("latin-1") + newline for name, value in headers]
+    if folded and lines:
+        lines.insert(1, b"  continued" + newline)  # an obsolete folded line
+    block = b"".join(lines) + newline + b"body"
+    ours = _parse_headers(_header_lines(io.BytesIO(block)))
+    theirs = http.client.parse_headers(io.BytesIO(block))
+    assert ours.items() == theirs.items()
+    for name in ("content-length", "Content-Type", "x-goog-meta"):
+        assert ours.get(name) == theirs.get(name)
+        assert ours.get_all(name) == theirs.get_all(name)
