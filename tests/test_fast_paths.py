@@ -4,6 +4,7 @@ what libyaml's events give, the canonical writer the bytes libyaml writes, the c
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -201,3 +202,76 @@ def test_answer_headers_are_parsed_as_http_client_parses_them(
     for name in ("content-length", "Content-Type", "x-goog-meta"):
         assert ours.get(name) == theirs.get(name)
         assert ours.get_all(name) == theirs.get_all(name)
+
+
+def _whole_api_messages() -> list[Any]:
+    """Every type driftcheck turns into dicts, each with every field the API sends populated,
+    plus empty ones (all defaults) and open enums holding numbers the client does not know."""
+    import json
+
+    from google.cloud import run_v2, secretmanager_v1
+    from google.iam.v1 import policy_pb2
+    from google.protobuf import json_format
+
+    from tests import whole_api as api
+
+    args = ("prod", api.PROD, api.PROD_NUMBER, "b1")
+
+    def parsed(kind: Any, data: dict[str, Any]) -> Any:
+        return kind.from_json(json.dumps(data), ignore_unknown_fields=True)
+
+    messages = [
+        parsed(run_v2.Service, api.service(*args)),
+        parsed(run_v2.Revision, api.revision(*args, "00042")),
+        parsed(run_v2.Job, api.job(*args)),
+        parsed(run_v2.WorkerPool, api.worker_pool(*args)),
+        json_format.ParseDict(api.iam("prod", api.PROD, api.PROD_NUMBER), policy_pb2.Policy()),
+        run_v2.Service(),
+        run_v2.Job(),
+        secretmanager_v1.Secret(
+            name="projects/p/secrets/s",
+            labels={"team": "core"},
+            version_aliases={"current": 3},
+            annotations={"a": "b"},
+            replication={"automatic": {}},
+            ttl="3600s",
+            etag="e",
+        ),
+        secretmanager_v1.SecretVersion(name="projects/p/secrets/s/versions/3", state=2),
+    ]
+    from google.cloud import redis_v1, sqladmin_v1, vpcaccess_v1
+
+    from tests.test_dependencies import dependencies
+
+    behind_the_vpc = dependencies(api.PROD)
+    messages += [parsed(redis_v1.Instance, item) for item in behind_the_vpc["redis"][api.REGION]]
+    messages += [parsed(sqladmin_v1.DatabaseInstance, item) for item in behind_the_vpc["sql"]]
+    messages += [
+        parsed(vpcaccess_v1.Connector, item) for item in behind_the_vpc["connectors"][api.REGION]
+    ]
+    unknown = parsed(run_v2.Service, api.service(*args))
+    type(unknown).pb(unknown).ingress = 97  # a setting newer than the client
+    messages.append(unknown)
+    return messages
+
+
+def test_message_dicts_are_what_to_dict_makes() -> None:
+    from google.protobuf import json_format
+
+    from driftcheck.protodict import message_dict
+
+    for message in _whole_api_messages():
+        kind = type(message)
+        if hasattr(kind, "pb"):
+            expected = kind.to_dict(
+                message, preserving_proto_field_name=True, use_integers_for_enums=False
+            )
+        else:
+            expected = json_format.MessageToDict(
+                message,
+                preserving_proto_field_name=True,
+                always_print_fields_with_no_presence=True,
+            )
+        made = message_dict(message)
+        assert made == expected
+        assert json.dumps(made) == json.dumps(expected)  # the same order of keys too

@@ -39,6 +39,7 @@ from driftcheck.kinds.cloud_run.unknown import (
 from driftcheck.kinds.interface import CollectRequest, Observe
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import Literals
+from driftcheck.protodict import message_dict
 from driftcheck.sensitive import Redactor, scrub
 
 SOURCE = "run.googleapis.com"
@@ -159,9 +160,7 @@ class CloudRunCollector(ApiCollector):
         for listing in listings.values():
             for future in listing.pending:
                 key, alias, service, iam, errors, sent, extra = future.result()
-                raw = type(service).to_dict(
-                    service, preserving_proto_field_name=True, use_integers_for_enums=False
-                )
+                raw = message_dict(service)
                 added = merge_unknown(raw, sent, type(service).pb().DESCRIPTOR)
                 redact_by_name(raw, added, Redactor(self._fingerprints))
                 raw.update(extra)

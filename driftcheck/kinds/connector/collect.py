@@ -27,6 +27,7 @@ from driftcheck.kinds.connector.normalize import normalize_connector
 from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import WORKLOADS, connector_key, literal
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.protodict import message_dict
 
 SOURCE = "vpcaccess.googleapis.com"
 LIST_PERMISSION = Permission("vpcaccess.connectors.list", "roles/vpcaccess.viewer")
@@ -131,9 +132,7 @@ class ConnectorCollector(ApiCollector):
             found: dict[str, Any] = {}
             for page in pages(pager, limiter, self._workers.slots):
                 for connector in page.connectors:
-                    raw = type(connector).to_dict(
-                        connector, preserving_proto_field_name=True, use_integers_for_enums=False
-                    )
+                    raw = message_dict(connector)
                     found[connector.name.rsplit("/", 1)[-1]] = raw
             return found
 

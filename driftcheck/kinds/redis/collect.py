@@ -29,6 +29,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
 from driftcheck.kinds.redis.normalize import normalize_redis
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.protodict import message_dict
 from driftcheck.sensitive import Redactor
 
 SOURCE = "redis.googleapis.com"
@@ -130,9 +131,7 @@ class RedisCollector(ApiCollector):
                 for instance in page.instances:
                     # Every region's (locations/-): one name may be taken in several.
                     name = instance.name if region == "-" else instance.name.rsplit("/", 1)[-1]
-                    found[name] = type(instance).to_dict(
-                        instance, preserving_proto_field_name=True, use_integers_for_enums=False
-                    )
+                    found[name] = message_dict(instance)
             return found
 
         return guarded(

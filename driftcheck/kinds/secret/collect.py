@@ -39,6 +39,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.secret.normalize import normalize_secret
 from driftcheck.model import CollectionErrorRecord
 from driftcheck.normalize import prune, secret_reference, split_secret_reference
+from driftcheck.protodict import message_dict
 
 SOURCE = "secretmanager.googleapis.com"
 GET_PERMISSION = Permission("secretmanager.secrets.get", "roles/secretmanager.viewer")
@@ -285,9 +286,7 @@ class SecretManagerCollector(ApiCollector):
         )
         if fingerprints is None:
             return None
-        raw = type(secret).to_dict(
-            secret, preserving_proto_field_name=True, use_integers_for_enums=False
-        )
+        raw = message_dict(secret)
         metadata = normalize_secret(raw, neutral, self._fingerprints)
         body = {
             **metadata,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftcheck.collectors.interface import Permission, guarded
 from driftcheck.kinds.cloud_run.unknown import capturing, merge_unknown, redact_by_name
+from driftcheck.protodict import message_dict
 from driftcheck.sensitive import Redactor
 
 if TYPE_CHECKING:
@@ -131,9 +132,7 @@ def _get_revision(
     """One revision, with the fields the client does not know kept from its JSON."""
     with capturing() as captured:
         revision = collector.call(limiter, client.get_revision, request={"name": name})
-    raw: dict[str, Any] = type(revision).to_dict(
-        revision, preserving_proto_field_name=True, use_integers_for_enums=False
-    )
+    raw: dict[str, Any] = message_dict(revision)
     if captured:
         try:
             sent = json.loads(captured[-1])

@@ -32,6 +32,7 @@ from driftcheck.kinds.interface import CollectRequest
 from driftcheck.kinds.reach import Reference, attach, is_address, workload_references
 from driftcheck.kinds.sql.normalize import normalize_sql
 from driftcheck.model import CollectionErrorRecord
+from driftcheck.protodict import message_dict
 from driftcheck.sensitive import Redactor
 
 SOURCE = "sqladmin.googleapis.com"
@@ -157,9 +158,7 @@ class SqlCollector(ApiCollector):
                 limiter, self._client.list_instances, request={"project": env.project}
             )
             return [
-                type(instance).to_dict(
-                    instance, preserving_proto_field_name=True, use_integers_for_enums=False
-                )
+                message_dict(instance)
                 for page in pages(pager, limiter, self._workers.slots)
                 for instance in page.items
             ]
