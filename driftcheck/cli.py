@@ -297,9 +297,25 @@ def _report(
     comparison: Any, options: ReportOptions, default_dir: Path, *, reproduction: bool = False
 ) -> int:
     """Write the report set (reports and the judged snapshot) as one, print; the exit code."""
+    return _show_report(_write_report(comparison, options, default_dir, reproduction=reproduction))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A report set written, what its summary says, and the exit code it stands for."""
+
+    report: Any
+    paths: list[Path]
+    code: int
+    options: ReportOptions
+
+
+def _write_report(
+    comparison: Any, options: ReportOptions, default_dir: Path, *, reproduction: bool = False
+) -> _Written:
+    """Write the report set (reports and the judged snapshot) as one; nothing printed."""
     from driftcheck.baseline import snapshot_text
     from driftcheck.model import Severity
-    from driftcheck.render import json as json_report
     from driftcheck.render.interface import (
         parse_formats,
         refuse_to_overwrite_evidence,
@@ -307,7 +323,6 @@ def _report(
         report_stem,
         write_outputs,
     )
-    from driftcheck.render.terminal import color_wanted, render_summary
     from driftcheck.report import exit_code
 
     report = comparison.report
@@ -325,11 +340,22 @@ def _report(
         if not reproduction:
             outputs.append((out_dir / f"{stem}.snapshot.yaml", snapshot_text(comparison.snapshot)))
         written = write_outputs(outputs)
+    return _Written(report, written, code, options)
+
+
+def _show_report(written: _Written) -> int:
+    """Print a written report set's summary (and the JSON report with --output json); its exit
+    code."""
+    from driftcheck.render import json as json_report
+    from driftcheck.render.terminal import color_wanted, render_summary
+
+    options = written.options
     color = color_wanted(sys.stderr, no_color=options.no_color)
-    click.echo(render_summary(report, written, exit_code=code, color=color), err=True)
+    summary = render_summary(written.report, written.paths, exit_code=written.code, color=color)
+    click.echo(summary, err=True)
     if options.output == "json":
-        click.echo(json_report.render(report), nl=False)
-    return code
+        click.echo(json_report.render(written.report), nl=False)
+    return written.code
 
 
 # The most severe outcome of several checks: incomplete, then drift, then clean.
@@ -380,11 +406,13 @@ def check(
     # Renderers load while collection waits on the network, not after it.
     start_bounded(partial(prepare, chosen))
     with _collection(ctx, config) as context:
-        # Each check is reported as soon as it is judged, while later ones are still read.
-        codes = [
-            _report(comparison, options, config.reports_dir)
+        # Each check's reports are written as soon as it is judged, while later ones are still
+        # read; the summaries are printed once the progress display is gone.
+        written = [
+            _write_report(comparison, options, config.reports_dir)
             for comparison in run_checks(config, pairs, context, command=_command_line())
         ]
+    codes = [_show_report(each) for each in written]
     sys.exit(max(codes, key=lambda code: _SEVERITY_OF_EXIT.get(code, 3)))
 
 

@@ -305,6 +305,11 @@ class LeanSend(requests.Session):
         connections = self._connections()
         conn, reused = request.conn, request.reused
         request.conn = None  # from now on this exchange gives it back or closes it
+        if conn is not None and reused and _dropped(conn):
+            # Looked at again now the call is on the wire: while it waited for its slot the
+            # server may have closed the connection, or sent bytes no request asked for.
+            conn.close()
+            conn = None
         if conn is None:
             conn, reused = connections.take(*request.origin)
         while True:

@@ -5,6 +5,7 @@ This is the only module that knows every stage; each stage only knows its inputs
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import time
@@ -277,8 +278,10 @@ def judge(
     provenance: Provenance,
     options: CompareOptions,
     today: date,
+    baseline_sha256: str | None = None,
 ) -> Comparison:
-    """Compare, merge findings that share a cause, apply rules, and build the report."""
+    """Compare, merge findings that share a cause, apply rules, and build the report
+    (``baseline_sha256``: of the bytes the baseline was read from, else of the file now)."""
     result = compare(baseline, snapshot, options)
     findings = apply_rules(
         merge_findings([*result.findings, *find_violations(snapshot)]), rules, today
@@ -286,7 +289,7 @@ def judge(
     ref = BaselineRef(
         environment=baseline.environment,
         path=str(baseline_path),
-        sha256=file_sha256(baseline_path),
+        sha256=baseline_sha256 or file_sha256(baseline_path),
         collected_at=baseline.collected_at,
     )
     report = build_report(
@@ -339,6 +342,8 @@ def run_checks(
         base: snapshot_file_text(config.baseline_path(base), "baseline")
         for base in dict.fromkeys(base for _env, base in pairs)
     }
+    # What was read is what the reports name (the file may change meanwhile).
+    hashes = {base: hashlib.sha256(text.encode()).hexdigest() for base, text in texts.items()}
 
     baselines = {
         # Not a baseline of this version and environment: refused now, saying why.
@@ -346,13 +351,15 @@ def run_checks(
         for base, text in texts.items()
         if not header_matches(text, base)
     }
+    for base in baselines:
+        del texts[base]
 
     def parse() -> dict[str, Snapshot]:
-        return {
-            base: read_snapshot(config.baseline_path(base), "baseline", base, text)
-            for base, text in texts.items()
-            if base not in baselines
-        }
+        parsed = {}
+        for base in [base for base in texts if base not in baselines]:
+            text = texts.pop(base)  # not kept beyond its parsing (a baseline may be 60 MB)
+            parsed[base] = read_snapshot(config.baseline_path(base), "baseline", base, text)
+        return parsed
 
     parsing = start_bounded(parse)
     started_at = utc_now()
@@ -387,6 +394,7 @@ def run_checks(
             provenance,
             options,
             today or date.today(),
+            hashes[base_env],
         )
 
 

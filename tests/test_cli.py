@@ -396,3 +396,56 @@ def test_stderr_carries_no_control_character_from_any_source(
     result = cli(*args)
     assert result.code == 2
     assert result.stderr and not CONTROL.search(result.stderr.replace("\n", "")), result.stderr
+
+
+def test_summaries_are_printed_once_the_progress_display_is_gone(
+    emulator: Start, cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reports are written as each check is judged, while others are still read; a summary
+    # printed under the live progress display would be erased by it.
+    import click
+
+    from driftcheck import progress
+    from driftcheck.progress import NullProgress
+
+    emulator(incident())
+    assert cli("baseline", "production").code == 0
+    assert cli("baseline", "staging").code == 0
+    events: list[str] = []
+
+    class Recording(NullProgress):
+        def stop(self) -> None:
+            events.append("progress stopped")
+
+    echo = click.echo
+
+    def recording_echo(message: object = None, *args: object, **kwargs: object) -> None:
+        events.append(f"printed {str(message).splitlines()[0] if message else ''}")
+        echo(message, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(progress, "progress_for", lambda _quiet: Recording())
+    monkeypatch.setattr(click, "echo", recording_echo)
+    result = cli("check", "production", "staging")
+    assert result.code in (0, 1)
+    summaries = [i for i, event in enumerate(events) if event.startswith("printed driftcheck:")]
+    assert len(summaries) == 2
+    assert events.index("progress stopped") < summaries[0]
+
+
+def test_the_report_names_the_baseline_bytes_that_were_compared(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    # Replaced, or gone, while the API is read: the report still names what was compared.
+    import hashlib
+    import threading
+
+    emulator(large_estate(40, latency_ms=50, max_page_size=10))
+    assert cli("baseline", "production").code == 0
+    path = workdir / "baselines" / "production.yaml"
+    compared = hashlib.sha256(path.read_bytes()).hexdigest()
+    threading.Timer(0.3, path.unlink).start()
+    result = cli("check", "production")
+    assert result.code == 0, result.stderr
+    assert not path.exists()
+    report = report_of(workdir / "reports", "production-vs-production")
+    assert report.baseline.sha256 == compared

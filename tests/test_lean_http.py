@@ -331,6 +331,36 @@ def test_bytes_after_an_answer_never_become_the_next_answer() -> None:
     assert (first, second) == ({"for": "/first"}, {"for": "/second"})
 
 
+def test_bytes_arriving_while_a_call_waits_for_its_slot_never_become_its_answer() -> None:
+    # The connection is taken before the call waits for a slot and the limiter: it is looked
+    # at again once they are held, just before the request goes out on it.
+    from driftcheck.concurrency import RateLimiter, Slots, calls_through
+
+    forged = b'{"name": "FORGED"}'
+
+    def answer(conn: socket.socket, line: str) -> None:
+        path = line.split()[1].encode()
+        _answer(conn, b'{"for": "%s"}' % path)
+        if b"first" in path:
+
+            def later() -> None:
+                time.sleep(0.3)  # while the next call waits for its slot
+                stray = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                conn.sendall(stray % (len(forged), forged))
+
+            threading.Thread(target=later, daemon=True).start()
+
+    slots = Slots(1)
+    with _raw_server(answer) as url:
+        session = _session()
+        first = session.get(f"{url}/first", timeout=5).json()
+        slots.acquire()  # another call holds the only slot for a while
+        threading.Timer(0.6, slots.release).start()
+        with calls_through(slots, RateLimiter(10_000)):
+            second = session.get(f"{url}/second", timeout=5).json()
+    assert (first, second) == ({"for": "/first"}, {"for": "/second"})
+
+
 def test_an_answer_announcing_a_huge_body_is_a_connection_error() -> None:
     def answer(conn: socket.socket, _line: str) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n{}")

@@ -552,6 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.in_flight += 1
             state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
         self._counted = True
+        self._streaming = fault is not None and fault.spec.body in ("trickle", "truncated")
         try:
             self._answer(method, url, fault)
         finally:
@@ -559,8 +560,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def flush_headers(self) -> None:
         # A call is in flight until its answer starts out: once the client has read it, it may
-        # send the next one before this thread is scheduled again.
-        self._leave()
+        # send the next one before this thread is scheduled again. (An answer that trickles,
+        # or is cut short, stays in flight until its handler ends.)
+        if not getattr(self, "_streaming", False):
+            self._leave()
         super().flush_headers()
 
     def _leave(self) -> None:
