@@ -105,7 +105,8 @@ class _Answer(http.client.HTTPResponse):
         self.headers = self.msg = _parse_headers(_header_lines(self.fp))
         encoding = self.headers.get("transfer-encoding")
         self.chunked = bool(encoding and encoding.lower() == "chunked")
-        self.chunk_left = None
+        if self.chunked:
+            self.chunk_left = None
         self.will_close = self._check_close()  # type: ignore[attr-defined]
         self.length = None
         length = self.headers.get("content-length")
@@ -142,11 +143,14 @@ def _parse_headers(lines: list[bytes]) -> http.client.HTTPMessage:
     message = http.client.HTTPMessage()
     for raw in lines[:-1]:
         text = raw.decode("iso-8859-1")
-        name, colon, value = text.partition(":")
-        if not colon or _HEADER_NAME.fullmatch(name) is None:
+        line = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+        name, colon, value = line.partition(":")
+        if not colon or _HEADER_NAME.fullmatch(name) is None or "\r" in value:
+            # (the email parser also breaks lines at a lone CR)
             text = b"".join(lines).decode("iso-8859-1")
             return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
-        message[name] = value.lstrip(" \t").rstrip("\r\n")
+        message[name] = value.lstrip(" \t")
+    message.set_payload("")
     return message
 
 

@@ -17,16 +17,15 @@ import base64
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 Convert = Callable[[Any], Any]
 
 
-@cache
 def _printer() -> Any:
     """``MessageToDict``'s own printer, with ``to_dict``'s options, for what plans leave out
-    (protobuf is imported on first use: ``diff`` never needs it)."""
+    (a new one each time, as ``MessageToDict`` makes; protobuf is imported on first use:
+    ``diff`` never needs it)."""
     from google.protobuf import json_format
 
     return json_format._Printer(  # noqa: SLF001
@@ -49,7 +48,7 @@ class _Plan:
     defaults: tuple[tuple[str, Callable[[], Any]], ...]
 
 
-_PLANS: dict[str, _Plan | None] = {}
+_PLANS: dict[Any, _Plan | None] = {}  # by message descriptor
 
 
 def message_dict(message: Any) -> dict[str, Any]:
@@ -58,7 +57,12 @@ def message_dict(message: Any) -> dict[str, Any]:
     and every field without presence for a protobuf one."""
     pb = getattr(type(message), "pb", None)
     raw = pb(message) if pb is not None else message
-    result: dict[str, Any] = _message(raw)
+    try:
+        result: dict[str, Any] = _message(raw)
+    except ValueError:
+        # A value with no JSON form (a timestamp out of range): the printer raises for it what
+        # MessageToDict raises, naming the field.
+        result = _printer()._MessageToJsonObject(raw)  # noqa: SLF001
     return result
 
 
@@ -84,9 +88,8 @@ def _message(message: Any) -> Any:
 
 
 def _plan(message_type: Any) -> _Plan | None:
-    name = message_type.full_name
-    if name in _PLANS:
-        return _PLANS[name]
+    if message_type in _PLANS:
+        return _PLANS[message_type]
     plan = None
     if not _special(message_type):
         plan = _Plan(
@@ -97,7 +100,7 @@ def _plan(message_type: Any) -> _Plan | None:
                 if not field.has_presence
             ),
         )
-    _PLANS[name] = plan  # built twice at worst, by two threads, alike
+    _PLANS[message_type] = plan  # built twice at worst, by two threads, alike
     return plan
 
 

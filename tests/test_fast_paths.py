@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from deepdiff import DeepDiff
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -165,7 +166,7 @@ def test_the_token_pattern_is_built_once_however_many_threads_ask_at_once(
 
 
 _HEADER_TEXT = st.text(
-    alphabet=st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\r\n"),
+    alphabet=st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\n"),
     max_size=30,
 )
 
@@ -275,3 +276,33 @@ def test_message_dicts_are_what_to_dict_makes() -> None:
         made = message_dict(message)
         assert made == expected
         assert json.dumps(made) == json.dumps(expected)  # the same order of keys too
+
+
+def test_a_value_without_a_json_form_fails_as_to_dict_fails() -> None:
+    from google.cloud import run_v2
+    from google.protobuf import json_format
+
+    from driftcheck.protodict import message_dict
+
+    service = run_v2.Service()
+    type(service).pb(service).create_time.seconds = 253402300800  # past the year 9999
+    with pytest.raises(json_format.SerializeToJsonError, match="create_time"):
+        type(service).to_dict(service)
+    with pytest.raises(json_format.SerializeToJsonError, match="create_time"):
+        message_dict(service)
+
+
+def test_a_lone_carriage_return_in_a_header_is_a_line_break_as_for_http_client() -> None:
+    import http.client
+    import io
+
+    from driftcheck.lean_http import _header_lines, _parse_headers
+
+    for block in (
+        b"Content-Length: 5\r\nX-Note: a\rTransfer-Encoding: chunked\r\n\r\n",
+        b"X-Note: a\rConnection: close\r\nContent-Length: 2\r\n\r\n",
+        b"X-Note: a\r\r\nContent-Length: 2\r\n\r\n",
+    ):
+        ours = _parse_headers(_header_lines(io.BytesIO(block)))
+        theirs = http.client.parse_headers(io.BytesIO(block))
+        assert ours.items() == theirs.items()
