@@ -196,7 +196,7 @@ def test_dependency_kinds_get_ready_while_the_workloads_are_read(
     from driftcheck import pipeline
 
     configure(workdir)
-    server = emulator(scenario(**estate(), latency_ms=50))
+    server = emulator(scenario(**estate(), latency_ms=200))
     prepared: list[tuple[str, str, list[str]]] = []
 
     def recording(kind: Any) -> Any:
