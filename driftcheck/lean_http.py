@@ -201,17 +201,15 @@ class _Connections:
         conn.close()
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Request:
-    """One request ready to go out, and the connection it goes out on."""
+    """One request ready to go out."""
 
     method: str
     origin: tuple[str, str, int]  # scheme, host, port
     target: str
     body: bytes | None
     headers: dict[str, Any]
-    conn: http.client.HTTPConnection | None
-    reused: bool
 
 
 class LeanSend(requests.Session):
@@ -235,16 +233,11 @@ class LeanSend(requests.Session):
         lean = self._lean_applies(url, data, kwargs)
         total = _total(timeout)
         if lean:
-            # Built, and a kept connection taken, before the call takes its slot: under a busy
-            # interpreter every pause for a system call can cost a slot holder its turn.
+            # Built before the call takes its slot, and its answer turned into a response after
+            # it has left it: the slot is held on the wire only.
             request = self._prepare(method, url, params, data, headers)
-            try:
-                with on_the_wire(), deadline(total):
-                    answer, content = self._exchange(request)
-            except BaseException:
-                if request.conn is not None:
-                    request.conn.close()  # interrupted before it went out
-                raise
+            with on_the_wire(), deadline(total):
+                answer, content = self._exchange(request)
             response = _response(method, url, request.headers, answer, content)
             if response.status_code not in _REDIRECTS or "Location" not in response.headers:
                 return response
@@ -266,9 +259,7 @@ class LeanSend(requests.Session):
         sent = {name: value for name, value in merged.items() if value is not None}
         body = data.encode("utf-8") if isinstance(data, str) else data
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        origin = (parts.scheme, parts.hostname or "", port)
-        conn, reused = self._connections().take(*origin)
-        return _Request(method, origin, target, body, sent, conn, reused)
+        return _Request(method, (parts.scheme, parts.hostname or "", port), target, body, sent)
 
     def _lean_applies(self, url: str, data: Any, options: dict[str, Any]) -> bool:
         if any(options.get(name) is not None for name in _REQUESTS_ONLY):
@@ -304,18 +295,11 @@ class LeanSend(requests.Session):
             return self._lean_connections
 
     def _exchange(self, request: _Request) -> tuple[http.client.HTTPResponse, bytes]:
-        """Send ``request`` on its connection (once more on a new one if the server had closed
-        it while idle); the answer and its whole body."""
+        """Send ``request`` on a kept connection, taken now the call holds its slot (a
+        connection with bytes waiting on it is never reused: see ``_dropped``), once more on a
+        new one if the server had closed it while idle; the answer and its whole body."""
         connections = self._connections()
-        conn, reused = request.conn, request.reused
-        request.conn = None  # from now on this exchange gives it back or closes it
-        if conn is not None and reused and _dropped(conn):
-            # Looked at again now the call is on the wire: while it waited for its slot the
-            # server may have closed the connection, or sent bytes no request asked for.
-            conn.close()
-            conn = None
-        if conn is None:
-            conn, reused = connections.take(*request.origin)
+        conn, reused = connections.take(*request.origin)
         while True:
             connected = reused
             try:

@@ -356,7 +356,7 @@ def run_checks(
 
     def parse() -> dict[str, Snapshot]:
         parsed = {}
-        for base in [base for base in texts if base not in baselines]:
+        for base in list(texts):
             text = texts.pop(base)  # not kept beyond its parsing (a baseline may be 60 MB)
             parsed[base] = read_snapshot(config.baseline_path(base), "baseline", base, text)
         return parsed
