@@ -451,3 +451,21 @@ def test_the_report_names_the_baseline_bytes_that_were_compared(
     assert not path.exists()
     report = report_of(workdir / "reports", "production-vs-production")
     assert report.baseline.sha256 == compared
+
+
+def test_of_several_checks_one_that_could_not_read_is_never_clean(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    # Checks reported one by one as each is judged: the one whose listing failed is incomplete
+    # (exit 3, the most severe), the other judged clean on its own; nothing read is compared.
+    server = emulator(incident())
+    assert cli("baseline", "production").code == 0
+    assert cli("baseline", "staging").code == 0
+    server.add_fault(FaultSpec(path=f"/{STAGING}/locations/us-central1/services$", status=403))
+    result = cli("check", "production", "staging")
+    assert result.code == 3
+    reports = workdir / "reports"
+    assert report_of(reports, "production-vs-production").status.value == "clean"
+    staging = report_of(reports, "staging-vs-staging")
+    assert staging.status.value == "incomplete"
+    assert staging.findings == []  # what was not read is not reported as removed

@@ -575,3 +575,21 @@ def test_a_kind_that_cannot_be_listed_is_never_clean(
     assert report.status is Status.INCOMPLETE
     assert report.findings == []
     assert [e.resource for e in report.errors] == [f"{kind}/{REGION}/*"]
+
+
+def test_of_several_checks_one_reported_while_the_other_is_read_both_stay_clean(
+    emulator: Start, cli: Run, tmp_path: Path
+) -> None:
+    # Two checks in one run (each judged and written as soon as its environment is read):
+    # staging, alike but for project ids, numbers, volatile fields and name_map tokens, is
+    # clean against production's baseline, as production is against its own.
+    emulator(estate())
+    assert cli("baseline", "production").code == 0
+    result = cli("check", "production", "staging", "--against", "production", "--fail-on", "info")
+    assert result.code == 0, result.stderr
+    for stem in ("production-vs-production", "staging-vs-production"):
+        text = (tmp_path / "reports" / f"{stem}.json").read_text()
+        report = DriftReport.model_validate_json(text)
+        assert report.status is Status.CLEAN, [(f.resource, f.path) for f in report.findings]
+        assert report.findings == [] and report.errors == []
+        assert all(c.matched == 1 for c in report.coverage)
