@@ -10,7 +10,7 @@ import logging
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,10 +110,8 @@ def collect_environment(
     result = CollectorResult()
     if env.discovers_regions:
         env = _discover_regions(env, context, result)
-    preparing = [partial(kind.prepare, env) for kind in KINDS if kind.prepare is not None]
-    if preparing:
-        start_bounded(partial(_prepare, preparing))
-    # What later stages start reading as soon as an earlier one names it (secrets).
+    # What later stages start reading before the earlier ones are done: as soon as one names
+    # it (secrets), or at once (dependency listings).
     early = {kind.name: kind.early(context, env) for kind in KINDS if kind.early is not None}
 
     def observe(key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
@@ -151,13 +149,6 @@ def collect_environment(
         context=dict(sorted(result.context.items())),
         errors=sorted(result.errors, key=lambda e: (e.resource, e.source, e.message)),
     )
-
-
-def _prepare(preparing: Sequence[Callable[[], None]]) -> None:
-    """Get kinds ready on a thread of their own (``ResourceKind.prepare``); what fails here
-    fails again, and is reported, when the kind collects."""
-    for prepare in preparing:
-        prepare()
 
 
 def _discover_regions(

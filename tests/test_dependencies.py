@@ -4,7 +4,6 @@ cross-resource violations, parity across environments, and no secret ever asked 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -188,33 +187,32 @@ def test_a_healthy_estate_is_read_and_breaks_no_rule(emulator: Start, workdir: P
     assert all(method == "GET" for method, _path in server.calls)
 
 
-def test_dependency_kinds_get_ready_while_the_workloads_are_read(
-    emulator: Start, workdir: Path, monkeypatch: pytest.MonkeyPatch
+def test_dependency_listings_are_made_while_the_workloads_are_read(
+    emulator: Start, workdir: Path
 ) -> None:
-    # Their client libraries take a third of a second to import: done on a thread of its own
-    # as the environment's reading starts, not after the workloads, on the run's critical path.
-    from driftcheck import pipeline
-
-    configure(workdir)
-    server = emulator(scenario(**estate(), latency_ms=200))
-    prepared: list[tuple[str, str, list[str]]] = []
-
-    def recording(kind: Any) -> Any:
-        def prepare(env: Any) -> None:
-            calls = [path for _method, path in server.calls]
-            prepared.append((kind.name, threading.current_thread().name, calls))
-            kind.prepare(env)
-
-        return dataclasses.replace(kind, prepare=prepare)
-
-    kinds = tuple(recording(k) if k.prepare is not None else k for k in pipeline.KINDS)
-    monkeypatch.setattr(pipeline, "KINDS", kinds)
+    # A listing of connectors, Redis or Cloud SQL instances needs nothing the workloads say
+    # (only joining them does): it is made as the environment's reading starts, client library
+    # import included, not after the last workload is read, on the run's critical path.
+    data = config_data(api={"concurrency": 2})
+    for env in data["environments"].values():
+        env["dependencies"] = {}
+    write_config(workdir, **data)
+    fleet = estate()
+    fleet["projects"][PROD]["services"][REGION] += [
+        service(f"web-{i:02d}", PROD) for i in range(24)
+    ]
+    server = emulator(scenario(**fleet, latency_ms=100))
     snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert len(snapshot.resources["connector/us-central1/egress"]["used_by"]) == 25
+    assert "redis/us-central1/cache" in snapshot.resources
     assert "sql/us-central1/main-db" in snapshot.resources
-    assert sorted(name for name, _thread, _calls in prepared) == ["connector", "redis", "sql"]
-    assert all(thread.startswith("driftcheck-bounded") for _name, thread, _calls in prepared)
-    # before the workloads were read (none of their IAM policies yet), let alone dependencies
-    assert not [p for *_, calls in prepared for p in calls if p.endswith(":getIamPolicy")]
+    paths = [path for _method, path in server.calls]
+    listings = [i for i, p in enumerate(paths) if p.endswith(("/connectors", "/instances"))]
+    policies = [i for i, p in enumerate(paths) if p.endswith(":getIamPolicy")]
+    assert len(listings) == 3 and len(policies) == 25
+    # 25 policies two at a time take over a second: the listings were all made well before
+    assert max(listings) < policies[-5]
 
 
 def test_without_a_dependencies_section_nothing_behind_the_vpc_is_read(

@@ -8,11 +8,12 @@ run ends *incomplete* instead of crashing or, worse, reporting a partial read as
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from driftcheck.concurrency import RateLimiter, Slots, Workers, calls_through
+from driftcheck.concurrency import RateLimiter, Slots, Workers, calls_through, start_bounded
 from driftcheck.config import ApiSettings
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
@@ -54,6 +55,36 @@ class CollectionContext:
     workers: Workers
     settings: ApiSettings
     access_payloads: bool = True
+
+
+class Prefetch(Generic[T]):
+    """What a kind of a later stage can read as an environment's reading starts, because it
+    needs nothing the earlier stages read (a dependency kind's listings; the join to the
+    workloads waits for them): read on a thread of its own, client library import included, and
+    taken over by the kind's collect (see ``ResourceKind.early``). ``read`` None: nothing to
+    read."""
+
+    def __init__(self, read: Callable[[], T] | None) -> None:
+        self._future: Future[T | None]
+        if read is None:
+            self._future = Future()
+            self._future.set_result(None)
+        else:
+            self._future = start_bounded(read)
+
+    def observe(self, key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
+        """Nothing to start from a resource of an earlier stage."""
+
+    def result(self) -> T | None:
+        """What was read (None when there was nothing to read); waits for it. The reader records
+        API failures itself and ends within its calls' deadlines."""
+        return self._future.result()
+
+
+def prefetched(early: object) -> Any:
+    """What a kind's :class:`Prefetch` read, or None when there is none (a collect called on
+    its own reads for itself)."""
+    return early.result() if isinstance(early, Prefetch) else None
 
 
 def retry_policy(settings: ApiSettings) -> Any:

@@ -93,12 +93,10 @@ class ResourceKind:
     # Its values are secrets of its own environment: their fingerprints legitimately differ
     # across environments and are compared there only when declared shared.
     holds_secret_values: bool = False
-    # Reads it starts per environment while earlier stages are still reading, from what they
-    # read (a secret as soon as a service references it); its collect takes them over.
+    # Reads it starts per environment while earlier stages are still reading: from what they
+    # read (a secret as soon as a service references it), or from nothing (a dependency's
+    # listings, as the environment's reading starts); its collect takes them over.
     early: Callable[[CollectionContext, Environment], EarlyReads] | None = None
-    # Gets the kind ready for an environment as its reading starts, on a thread of its own
-    # (imports a large client library while earlier stages read, not after them).
-    prepare: Callable[[Environment], None] | None = None
 
     @property
     def resources(self) -> str:

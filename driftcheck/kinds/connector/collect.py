@@ -18,8 +18,10 @@ from driftcheck.collectors.interface import (
     CollectionContext,
     CollectorResult,
     Permission,
+    Prefetch,
     guarded,
     pages,
+    prefetched,
 )
 from driftcheck.config import Environment
 from driftcheck.identity import IdentityContext, Neutralizer
@@ -31,6 +33,9 @@ from driftcheck.protodict import message_dict
 
 SOURCE = "vpcaccess.googleapis.com"
 LIST_PERMISSION = Permission("vpcaccess.connectors.list", "roles/vpcaccess.viewer")
+# Per (project, region): its connectors by short name (None: the listing failed), and the
+# failures.
+Listings = dict[tuple[str, str], tuple[dict[str, Any] | None, list[CollectionErrorRecord]]]
 
 
 @dataclass
@@ -80,12 +85,19 @@ class ConnectorCollector(ApiCollector):
 
     source = SOURCE
 
-    def collect(self, env: Environment, plan: ConnectorPlan) -> CollectorResult:
-        """One ``connector/…`` body per planned connector whose listing succeeded."""
+    def collect(
+        self, env: Environment, plan: ConnectorPlan, listings: Listings | None = None
+    ) -> CollectorResult:
+        """One ``connector/…`` body per planned connector whose listing succeeded
+        (``listings``: those made already; the plan's others are made now)."""
         result = CollectorResult()
         listed: dict[tuple[str, str], dict[str, Any] | None] = {}
         for project, region in plan.listings():
-            listed[(project, region)] = self._list(project, region, env, result.errors)
+            found, failures = (listings or {}).get((project, region)) or self.list_one(
+                project, region, env
+            )
+            listed[(project, region)] = found
+            result.errors.extend(failures)
         for ckey, (project, region, name) in sorted(plan.wanted.items()):
             found = listed.get((project, region))
             if found is None:
@@ -119,6 +131,21 @@ class ConnectorCollector(ApiCollector):
                 )
         return result
 
+    def list_regions(self, env: Environment) -> Listings:
+        """The connectors of each of ``env``'s regions in its own project."""
+        return {
+            (env.project, region): self.list_one(env.project, region, env)
+            for region in env.region_map.values()
+        }
+
+    def list_one(
+        self, project: str, region: str, env: Environment
+    ) -> tuple[dict[str, Any] | None, list[CollectionErrorRecord]]:
+        """The connectors of one (project, region) (None when the listing failed), with the
+        failure recorded."""
+        failures: list[CollectionErrorRecord] = []
+        return self._list(project, region, env, failures), failures
+
     def _list(
         self, project: str, region: str, env: Environment, errors: list[CollectionErrorRecord]
     ) -> dict[str, Any] | None:
@@ -145,11 +172,13 @@ class ConnectorCollector(ApiCollector):
         )
 
 
-def prepare_connector(env: Environment) -> None:
-    """Import the client library (see ``ResourceKind.prepare``) when ``env`` reads
-    dependencies."""
-    if env.dependencies is not None:
-        from google.cloud import vpcaccess_v1  # noqa: F401
+def early_connectors(context: CollectionContext, env: Environment) -> Prefetch[Listings]:
+    """The connectors of the environment's own regions, listed as its reading starts (see
+    ``Prefetch``) when it reads dependencies; a listing no workload and no configured
+    connector needs is left unused, its failure too."""
+    if env.dependencies is None:
+        return Prefetch(None)
+    return Prefetch(lambda: _collector(context).list_regions(env))
 
 
 def collect_connectors(context: CollectionContext, request: CollectRequest) -> CollectorResult:
@@ -159,7 +188,11 @@ def collect_connectors(context: CollectionContext, request: CollectRequest) -> C
     plan = plan_connectors(request.upstream.resources, request.env)
     if not plan.wanted:
         return CollectorResult()
-    collector = ConnectorCollector(
+    listings = prefetched(request.early.get("connector"))
+    return _collector(context).collect(request.env, plan, listings)
+
+
+def _collector(context: CollectionContext) -> ConnectorCollector:
+    return ConnectorCollector(
         context.clients.client("vpcaccess"), context.settings, context.fingerprints, context.workers
     )
-    return collector.collect(request.env, plan)

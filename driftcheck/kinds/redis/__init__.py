@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from driftcheck.kinds.interface import ResourceKind
 from driftcheck.kinds.redis import catalogue
-from driftcheck.kinds.redis.collect import collect_redis, prepare_redis
+from driftcheck.kinds.redis.collect import collect_redis, early_redis
 from driftcheck.kinds.redis.normalize import FIELDS, normalize_redis
 from driftcheck.kinds.redis.violations import redis_violations
 
@@ -14,7 +14,7 @@ REDIS = ResourceKind(
     stage=2,  # after connectors: which network a service reaches it over is its connector's
     regional=True,
     collect=collect_redis,
-    prepare=prepare_redis,
+    early=early_redis,
     normalize=normalize_redis,
     catalogue=catalogue.CATALOGUE,
     violation_advice=catalogue.VIOLATIONS,

@@ -20,8 +20,10 @@ from driftcheck.collectors.interface import (
     CollectionContext,
     CollectorResult,
     Permission,
+    Prefetch,
     guarded,
     pages,
+    prefetched,
 )
 from driftcheck.config import Environment
 from driftcheck.identity import Neutralizer, resource_key
@@ -33,6 +35,8 @@ from driftcheck.protodict import message_dict
 from driftcheck.sensitive import Redactor
 
 SOURCE = "redis.googleapis.com"
+# Per region alias: its instances by short name (None: the listing failed), and the failures.
+RegionListings = dict[str, tuple[dict[str, dict[str, Any]] | None, list[CollectionErrorRecord]]]
 LIST_PERMISSION = Permission("redis.instances.list", "roles/redis.viewer")
 
 
@@ -41,13 +45,21 @@ class RedisCollector(ApiCollector):
 
     source = SOURCE
 
-    def collect(self, env: Environment, references: list[Reference]) -> CollectorResult:
-        """``redis/<alias>/<name>`` per kept instance, and one per address reaching nothing."""
+    def collect(
+        self,
+        env: Environment,
+        references: list[Reference],
+        listings: RegionListings | None = None,
+    ) -> CollectorResult:
+        """``redis/<alias>/<name>`` per kept instance, and one per address reaching nothing
+        (``listings``: the regions' listings when they were made already)."""
         result = CollectorResult()
-        listed: dict[str, dict[str, dict[str, Any]] | None] = {
-            alias: self._list(env, alias, region, result.errors)
-            for alias, region in env.region_map.items()
-        }
+        if listings is None:
+            listings = self.list_regions(env)
+        listed: dict[str, dict[str, dict[str, Any]] | None] = {}
+        for alias, (found, failures) in listings.items():
+            listed[alias] = found
+            result.errors.extend(failures)
         wanted = env.dependencies.redis if env.dependencies else None
         bodies: dict[str, dict[str, Any]] = {}
         instances: list[tuple[str, dict[str, Any]]] = []
@@ -110,6 +122,15 @@ class RedisCollector(ApiCollector):
             errors.extend(failed[0].model_copy(update={"resource": key}) for key in where)
             return None
         return sorted(found.items())
+
+    def list_regions(self, env: Environment) -> RegionListings:
+        """The instances of each of ``env``'s regions by alias (None where the listing failed),
+        with the failures recorded."""
+        listings: RegionListings = {}
+        for alias, region in env.region_map.items():
+            failures: list[CollectionErrorRecord] = []
+            listings[alias] = (self._list(env, alias, region, failures), failures)
+        return listings
 
     def _list(
         self, env: Environment, alias: str, region: str, errors: list[CollectionErrorRecord]
@@ -183,11 +204,12 @@ def _configured_missing(
     ]
 
 
-def prepare_redis(env: Environment) -> None:
-    """Import the client library (see ``ResourceKind.prepare``) when ``env`` reads
-    dependencies."""
-    if env.dependencies is not None:
-        from google.cloud import redis_v1  # noqa: F401
+def early_redis(context: CollectionContext, env: Environment) -> Prefetch[RegionListings]:
+    """The regions' instances, listed as the environment's reading starts (see ``Prefetch``)
+    when ``env`` reads dependencies."""
+    if env.dependencies is None:
+        return Prefetch(None)
+    return Prefetch(lambda: _collector(context).list_regions(env))
 
 
 def collect_redis(context: CollectionContext, request: CollectRequest) -> CollectorResult:
@@ -195,7 +217,11 @@ def collect_redis(context: CollectionContext, request: CollectRequest) -> Collec
     if request.env.dependencies is None:
         return CollectorResult()
     references = workload_references(request.upstream.resources, request.env, "redis")
-    collector = RedisCollector(
+    listings = prefetched(request.early.get("redis"))
+    return _collector(context).collect(request.env, references, listings)
+
+
+def _collector(context: CollectionContext) -> RedisCollector:
+    return RedisCollector(
         context.clients.client("redis"), context.settings, context.fingerprints, context.workers
     )
-    return collector.collect(request.env, references)

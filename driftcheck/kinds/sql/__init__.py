@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from driftcheck.kinds.interface import ResourceKind
 from driftcheck.kinds.sql import catalogue
-from driftcheck.kinds.sql.collect import collect_sql, prepare_sql
+from driftcheck.kinds.sql.collect import collect_sql, early_sql
 from driftcheck.kinds.sql.normalize import FIELDS, normalize_sql
 from driftcheck.kinds.sql.violations import sql_violations
 
@@ -14,7 +14,7 @@ SQL = ResourceKind(
     stage=2,  # after connectors: which network a service reaches it over is its connector's
     regional=True,
     collect=collect_sql,
-    prepare=prepare_sql,
+    early=early_sql,
     normalize=normalize_sql,
     catalogue=catalogue.CATALOGUE,
     violation_advice=catalogue.VIOLATIONS,

@@ -23,8 +23,10 @@ from driftcheck.collectors.interface import (
     CollectionContext,
     CollectorResult,
     Permission,
+    Prefetch,
     guarded,
     pages,
+    prefetched,
 )
 from driftcheck.config import Environment
 from driftcheck.identity import Neutralizer, resource_key
@@ -36,6 +38,8 @@ from driftcheck.protodict import message_dict
 from driftcheck.sensitive import Redactor
 
 SOURCE = "sqladmin.googleapis.com"
+# A project's instances (None: the listing failed), and the failures.
+Listing = tuple[list[dict[str, Any]] | None, list[CollectionErrorRecord]]
 LIST_PERMISSION = Permission("cloudsql.instances.list", "roles/cloudsql.viewer")
 _CUSTOM_TIER = re.compile(r"^db-custom-(?P<cpus>[0-9]+)-(?P<mb>[0-9]+)$")
 # PostgreSQL's max_connections default on Cloud SQL, by the tier's memory (GB): the smallest
@@ -88,10 +92,17 @@ class SqlCollector(ApiCollector):
 
     source = SOURCE
 
-    def collect(self, env: Environment, references: list[Reference]) -> CollectorResult:
-        """``sql/<alias>/<name>`` per kept instance, and one per reference reaching nothing."""
+    def collect(
+        self,
+        env: Environment,
+        references: list[Reference],
+        listing: Listing | None = None,
+    ) -> CollectorResult:
+        """``sql/<alias>/<name>`` per kept instance, and one per reference reaching nothing
+        (``listing``: the project's, when it was made already)."""
         result = CollectorResult()
-        listed = self._list(env, result.errors)
+        listed, failures = listing if listing is not None else self.list_project(env)
+        result.errors.extend(failures)
         if listed is None:
             return result
         aliases = {region: alias for alias, region in env.region_map.items()}
@@ -147,6 +158,12 @@ class SqlCollector(ApiCollector):
             )
         return result
 
+    def list_project(self, env: Environment) -> Listing:
+        """Every instance of ``env``'s project (None when the listing failed), with the failure
+        recorded."""
+        failures: list[CollectionErrorRecord] = []
+        return self._list(env, failures), failures
+
     def _list(
         self, env: Environment, errors: list[CollectionErrorRecord]
     ) -> list[dict[str, Any]] | None:
@@ -192,11 +209,12 @@ def _unresolved_name(reference: Reference, env: Environment) -> str | None:
     return reference.host if is_address(reference.host) else None
 
 
-def prepare_sql(env: Environment) -> None:
-    """Import the client library (see ``ResourceKind.prepare``) when ``env`` reads
-    dependencies."""
-    if env.dependencies is not None:
-        from google.cloud import sqladmin_v1  # noqa: F401
+def early_sql(context: CollectionContext, env: Environment) -> Prefetch[Listing]:
+    """The project's instances, listed as the environment's reading starts (see ``Prefetch``)
+    when ``env`` reads dependencies."""
+    if env.dependencies is None:
+        return Prefetch(None)
+    return Prefetch(lambda: _collector(context).list_project(env))
 
 
 def collect_sql(context: CollectionContext, request: CollectRequest) -> CollectorResult:
@@ -204,7 +222,11 @@ def collect_sql(context: CollectionContext, request: CollectRequest) -> Collecto
     if request.env.dependencies is None:
         return CollectorResult()
     references = workload_references(request.upstream.resources, request.env, "sql")
-    collector = SqlCollector(
+    listing = prefetched(request.early.get("sql"))
+    return _collector(context).collect(request.env, references, listing)
+
+
+def _collector(context: CollectionContext) -> SqlCollector:
+    return SqlCollector(
         context.clients.client("sqladmin"), context.settings, context.fingerprints, context.workers
     )
-    return collector.collect(request.env, references)
