@@ -14,12 +14,14 @@
    ``driftcheck diff`` of two stored snapshots at 3,000, 30,000 and 50,000 services. Peak RSS is
    the measured process's own (``os.wait4`` in a small launcher process), not the benchmark's.
 
-The ideal of a run is the larger of API calls x latency / concurrency and its quota floor.
+Measured processes run driftcheck's compiled bytecode, as an installed copy does (it is compiled
+first). The ideal of a run is the larger of API calls x latency / concurrency and its quota floor.
 ``python bench/run.py diff quota`` runs some parts only.
 """
 
 from __future__ import annotations
 
+import compileall
 import json
 import multiprocessing
 import os
@@ -815,6 +817,9 @@ if __name__ == "__main__":
     elif len(sys.argv) == 3 and sys.argv[1] == "--script":
         script(int(sys.argv[2]))
     else:
+        # As installed: an edited module whose bytecode is stale would be compiled again by
+        # every measured process (and never written back under PYTHONDONTWRITEBYTECODE).
+        compileall.compile_dir(ROOT / "driftcheck", quiet=1)
         parts = {
             "collection": collection_benchmark,
             "compare": compare_render_benchmark,
