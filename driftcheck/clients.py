@@ -8,6 +8,7 @@ libraries are deferred so that ``--help`` and ``diff`` stay fast.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Callable
@@ -96,6 +97,15 @@ def _tune_session(client: Any, size: int, emulator: bool) -> Any:
     return client
 
 
+@cache
+def _keep_out_of_collections() -> None:
+    """Once a process has imported the client libraries, everything alive (modules, their
+    classes and descriptors, the clients) lives as long as the process: kept out of the garbage
+    collector's passes, which would otherwise walk it all again each time while the API is read
+    (8% of a 300-service check). What becomes garbage later is collected as ever."""
+    gc.freeze()
+
+
 def build_clients(pool_size: int = 16) -> ApiClients:
     """Clients for Cloud Run and Secret Manager, honouring the emulator variables."""
     from google.api_core.client_options import ClientOptions
@@ -121,7 +131,7 @@ def build_clients(pool_size: int = 16) -> ApiClients:
         client = kind(transport="rest", **options(run_endpoint))
         return _tune_session(client, pool_size, emulator=run_endpoint is not None)
 
-    return ApiClients(
+    clients = ApiClients(
         run=run_client(run_v2.ServicesClient),
         jobs=run_client(run_v2.JobsClient),
         worker_pools=run_client(run_v2.WorkerPoolsClient),
@@ -142,6 +152,8 @@ def build_clients(pool_size: int = 16) -> ApiClients:
         principal=principal,
         factories=dependency_factories(pool_size),
     )
+    _keep_out_of_collections()
+    return clients
 
 
 VPCACCESS_ENDPOINT_VAR = "DRIFTCHECK_VPCACCESS_ENDPOINT"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -183,6 +184,34 @@ def test_diff_imports_no_google_or_grpc_module(tmp_path: Path) -> None:
     # The comparison ran: the changed timeout is a finding.
     assert "template.timeout" in (tmp_path / "out" / "b-vs-a.json").read_text(encoding="utf-8")
     assert heavy(modules) == set()
+
+
+def test_the_client_libraries_are_kept_out_of_garbage_collection_once_imported() -> None:
+    # Every module, class and descriptor they bring lives as long as the process: a full
+    # collection walking them again and again while the API is read is 8% of a small check.
+    probe = (
+        "import gc\n"
+        "from driftcheck.clients import build_clients\n"
+        "before = gc.get_freeze_count()\n"
+        "build_clients()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "build_clients()\n"
+        "print(before, frozen, gc.get_freeze_count())\n"
+    )
+    endpoints = {
+        "DRIFTCHECK_RUN_ENDPOINT": "http://127.0.0.1:9",
+        "DRIFTCHECK_SECRETMANAGER_ENDPOINT": "http://127.0.0.1:9",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **endpoints},
+    )
+    before, frozen, again = (int(n) for n in done.stdout.split())
+    # the libraries' objects are frozen, once (a second set of clients freezes nothing more)
+    assert before == 0 and frozen > 50_000 and again == frozen
 
 
 def test_a_call_interrupted_while_it_waits_for_a_slot_loses_no_slot() -> None:
