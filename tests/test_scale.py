@@ -18,9 +18,18 @@ from driftcheck.concurrency import RateLimiter, Slots, calls_through
 from driftcheck.config import load_config
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.scenario import Scenario
-from driftcheck.pipeline import collect_environments, collection_context
+from driftcheck.pipeline import collect_environments, collection_context, start_environments
 from driftcheck.progress import NullProgress, RichProgress, progress_for
-from tests.factories import PROD, large_estate
+from tests.factories import (
+    PROD,
+    STAGING,
+    config_data,
+    large_estate,
+    project,
+    scenario,
+    service,
+    write_config,
+)
 
 Start = Callable[[Scenario], EmulatorServer]
 _PARENT = f"projects/{PROD}/locations/us-central1"
@@ -34,6 +43,41 @@ def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: P
     assert all(len(s.resources) == 24 and not s.errors for s in snapshots.values())
     # every call counts, list calls on their drivers' threads included
     assert 2 <= server.state.peak_in_flight <= 6
+
+
+def test_an_environment_read_is_never_held_back_by_the_calls_another_queued(
+    emulator: Start, workdir: Path
+) -> None:
+    # One pool and one cap for every environment of a run, but an environment whose calls are
+    # done is done: its secrets are put together at once, not after every IAM read another
+    # environment queued before them (each check's reports are written as soon as it is judged).
+    small = service("api", PROD)
+    small["template"]["containers"][0]["env"].append(
+        {"name": "DB_PASSWORD", "valueSource": {"secretKeyRef": {"secret": "db", "version": "2"}}}
+    )
+    versions = [{"version": 1, "state": "DISABLED", "payload": "a"}, {"version": 2, "payload": "b"}]
+    big = [service(f"svc-{i:02d}", STAGING) for i in range(40)]
+    server = emulator(
+        scenario(
+            projects={
+                PROD: project([small], secrets={"db": {"versions": versions}}),
+                STAGING: project(big, "222222222222"),
+            },
+            latency_ms=50,
+        )
+    )
+    write_config(workdir, **config_data(api={"concurrency": 2}))
+    config = load_config(workdir / "driftcheck.yaml")
+    with collection_context(config) as context:
+        started = start_environments(config, ["production", "staging"], context)
+        production, _finished = started["production"].result(timeout=60)
+        read_meanwhile = [p for _m, p in server.calls if p.endswith(":getIamPolicy")]
+        staging, _finished = started["staging"].result(timeout=60)
+    assert production.errors == [] and staging.errors == []
+    assert production.resources["secret/db"]["references"]
+    assert len([k for k in staging.resources if k.startswith("service/")]) == 40
+    # 40 policies two at a time take a second: production was done long before the last
+    assert len(read_meanwhile) < 30
 
 
 def test_a_listing_page_goes_before_calls_already_waiting() -> None:

@@ -206,7 +206,17 @@ class SecretManagerCollector(ApiCollector):
             progress.advance()
             return name, body, errors
 
-        futures = [self._workers.submit(partial(one, name)) for name in plan.names]
+        # Each body is put together on threads of this collect's own: on the shared pool it
+        # would wait behind every call queued before it (in ``check --all``, every other
+        # environment's IAM reads) though its own reads are long done. Its further calls
+        # (pinned versions) still take slots of the shared cap.
+        pool = DaemonPool(
+            max(1, min(len(plan.names), self._workers.concurrency)), "driftcheck-join"
+        )
+        try:
+            futures = [pool.submit(partial(one, name)) for name in plan.names]
+        finally:
+            pool.shutdown(wait=False)
         for future in futures:
             name, body, errors = future.result()
             result.errors.extend(errors)
