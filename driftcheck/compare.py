@@ -226,13 +226,20 @@ def _changes(before: Any, after: Any, path: list[Any]) -> Iterator[list[Any]]:
 
 def _same(before: Any, after: Any) -> bool:
     """Equal and of the same types all the way down (``1`` and ``1.0`` or ``True`` differ, as
-    they do for deepdiff)."""
+    they do for deepdiff), except a list's scalars, which deepdiff compares as Python does."""
     if type(before) is not type(after):
         return False
     if type(before) is dict:
         return before.keys() == after.keys() and all(_same(v, after[k]) for k, v in before.items())
     if type(before) is list:
-        return len(before) == len(after) and all(map(_same, before, after))
+        return len(before) == len(after) and all(map(_same_item, before, after))
+    return bool(before == after)
+
+
+def _same_item(before: Any, after: Any) -> bool:
+    """Two items of a list: maps and lists as :func:`_same`, scalars equal as Python says."""
+    if type(before) in (dict, list) or type(after) in (dict, list):
+        return _same(before, after)
     return bool(before == after)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from deepdiff import DeepDiff
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from driftcheck.compare import _comparison_point, _diff_paths, _dotted
@@ -125,6 +125,9 @@ def _deepdiff_paths(before: dict[str, Any], after: dict[str, Any]) -> list[list[
     st.dictionaries(st.sampled_from(["a", "b", "c"]), bodies, max_size=3),
     st.dictionaries(st.sampled_from(["a", "b", "c"]), bodies, max_size=3),
 )
+# deepdiff compares a list's scalars as Python does (1, 1.0 and True alike), its maps strictly
+@example({"b": [0, 1, 1], "a": []}, {"b": [0, 1, 1.0]})
+@example({"b": [[True], {"x": 1}], "a": 1}, {"b": [[1], {"x": 1.0}]})
 def test_changed_paths_are_deepdiffs(before: dict[str, Any], after: dict[str, Any]) -> None:
     if before == after:
         return  # compare never walks equal bodies
