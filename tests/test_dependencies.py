@@ -224,6 +224,30 @@ def test_without_a_dependencies_section_nothing_behind_the_vpc_is_read(
     assert not [p for _m, p in server.calls if "/instances" in p or "/connectors" in p]
 
 
+def test_connectors_are_listed_only_where_a_workload_or_the_config_names_one(
+    emulator: Start, workdir: Path
+) -> None:
+    # Listings start while the workloads are read, but only those the plan needs: a region
+    # where nothing egresses through a connector costs no call, and no permission.
+    configure(workdir)
+    fleet = estate()
+    for project_body in fleet["projects"].values():
+        for body in project_body["services"][REGION]:
+            body["template"].pop("vpcAccess")
+    server = emulator(scenario(**fleet))
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert not [k for k in snapshot.resources if k.startswith("connector/")]
+    assert "redis/us-central1/cache" in snapshot.resources
+    paths = [p for _m, p in server.calls]
+    assert not [p for p in paths if p.endswith("/connectors")]
+    configure(workdir, {"connectors": ["spare"]})
+    snapshot = collect(workdir)
+    assert snapshot.errors == []
+    assert "connector/us-central1/spare" in snapshot.resources
+    assert len([p for _m, p in server.calls if p.endswith("/connectors")]) == 1
+
+
 def test_every_page_of_every_listing_is_read(emulator: Start, workdir: Path) -> None:
     configure(workdir, {"connectors": ["spare"]})
     server = emulator(scenario(**estate(redis_count=3), max_page_size=1))

@@ -4,7 +4,7 @@ egresses through them, or the config lists them."""
 from __future__ import annotations
 
 from driftcheck.kinds.connector import catalogue
-from driftcheck.kinds.connector.collect import collect_connectors, early_connectors
+from driftcheck.kinds.connector.collect import EarlyConnectorListings, collect_connectors
 from driftcheck.kinds.connector.normalize import FIELDS, normalize_connector
 from driftcheck.kinds.connector.violations import connector_violations
 from driftcheck.kinds.interface import ResourceKind
@@ -14,7 +14,7 @@ CONNECTOR = ResourceKind(
     stage=1,
     regional=True,
     collect=collect_connectors,
-    early=early_connectors,
+    early=EarlyConnectorListings,
     normalize=normalize_connector,
     catalogue=catalogue.CATALOGUE,
     violation_advice=catalogue.VIOLATIONS,

@@ -2,14 +2,18 @@
 
 Read: the connectors that collected workloads egress through, and those the config lists
 (``dependencies.connectors``). One paginated ``list_connectors`` per (project, region) that holds
-one, under the (vpcaccess, project, region) rate limiter with the bounded retry policy. A
-connector a workload names and the listing lacks is recorded ``exists: false``; a listing that
-failed is a collection error, and its connectors are not judged.
+one, under the (vpcaccess, project, region) rate limiter with the bounded retry policy, started
+as soon as the first workload naming one of its connectors is read (a configured connector's at
+once) while the other workloads are still read. A connector a workload names and the listing
+lacks is recorded ``exists: false``; a listing that failed is a collection error, and its
+connectors are not judged.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +22,10 @@ from driftcheck.collectors.interface import (
     CollectionContext,
     CollectorResult,
     Permission,
-    Prefetch,
     guarded,
     pages,
-    prefetched,
 )
+from driftcheck.concurrency import start_bounded
 from driftcheck.config import Environment
 from driftcheck.identity import IdentityContext, Neutralizer
 from driftcheck.kinds.connector.normalize import normalize_connector
@@ -33,9 +36,9 @@ from driftcheck.protodict import message_dict
 
 SOURCE = "vpcaccess.googleapis.com"
 LIST_PERMISSION = Permission("vpcaccess.connectors.list", "roles/vpcaccess.viewer")
-# Per (project, region): its connectors by short name (None: the listing failed), and the
-# failures.
-Listings = dict[tuple[str, str], tuple[dict[str, Any] | None, list[CollectionErrorRecord]]]
+# One (project, region)'s connectors by short name (None: the listing failed), and the failures.
+Listed = tuple[dict[str, Any] | None, list[CollectionErrorRecord]]
+Listings = dict[tuple[str, str], Listed]
 
 
 @dataclass
@@ -55,29 +58,46 @@ def plan_connectors(resources: Mapping[str, Mapping[str, Any]], env: Environment
     """The connectors workloads name (by their literal path) and those the config lists."""
     plan = ConnectorPlan()
     identity = IdentityContext(env.project, env.project_number, env.region_map, env.name_map)
-    regions = env.region_map
     for key, body in sorted(resources.items()):
-        template = body.get("template")
-        if not key.startswith(WORKLOADS) or not isinstance(template, dict):
+        named = named_connector(key, body, env, identity)
+        if named is None:
             continue
-        reference = (template.get("vpc_access") or {}).get("connector")
-        if not isinstance(reference, str) or not reference:
-            continue
-        alias = key.split("/")[1]
-        parts = literal(reference, identity, alias).split("/")
-        if len(parts) == 6 and parts[0] == "projects" and parts[4] == "connectors":
-            target = (parts[1], parts[3], parts[5])
-        else:
-            target = (env.project, regions[alias], parts[-1])
-        ckey = connector_key(alias, reference)
+        ckey, target = named
         plan.wanted[ckey] = target
         plan.users.setdefault(ckey, set()).add(key)
-    for name in env.dependencies.connectors if env.dependencies else []:
-        for alias, region in regions.items():
-            ckey = f"connector/{alias}/{name}"
-            plan.wanted.setdefault(ckey, (env.project, region, name))
-            plan.configured.add(ckey)
+    for ckey, target in configured_connectors(env).items():
+        plan.wanted.setdefault(ckey, target)
+        plan.configured.add(ckey)
     return plan
+
+
+def named_connector(
+    key: str, body: Mapping[str, Any], env: Environment, identity: IdentityContext
+) -> tuple[str, tuple[str, str, str]] | None:
+    """The connector a workload egresses through: its key, and (project, region, name) as really
+    spelt; None for anything else."""
+    template = body.get("template")
+    if not key.startswith(WORKLOADS) or not isinstance(template, dict):
+        return None
+    reference = (template.get("vpc_access") or {}).get("connector")
+    if not isinstance(reference, str) or not reference:
+        return None
+    alias = key.split("/")[1]
+    parts = literal(reference, identity, alias).split("/")
+    if len(parts) == 6 and parts[0] == "projects" and parts[4] == "connectors":
+        target = (parts[1], parts[3], parts[5])
+    else:
+        target = (env.project, env.region_map[alias], parts[-1])
+    return connector_key(alias, reference), target
+
+
+def configured_connectors(env: Environment) -> dict[str, tuple[str, str, str]]:
+    """The connectors the config lists, in each of the environment's regions."""
+    return {
+        f"connector/{alias}/{name}": (env.project, region, name)
+        for name in (env.dependencies.connectors if env.dependencies else [])
+        for alias, region in env.region_map.items()
+    }
 
 
 class ConnectorCollector(ApiCollector):
@@ -131,16 +151,7 @@ class ConnectorCollector(ApiCollector):
                 )
         return result
 
-    def list_regions(self, env: Environment) -> Listings:
-        """The connectors of each of ``env``'s regions in its own project."""
-        return {
-            (env.project, region): self.list_one(env.project, region, env)
-            for region in env.region_map.values()
-        }
-
-    def list_one(
-        self, project: str, region: str, env: Environment
-    ) -> tuple[dict[str, Any] | None, list[CollectionErrorRecord]]:
+    def list_one(self, project: str, region: str, env: Environment) -> Listed:
         """The connectors of one (project, region) (None when the listing failed), with the
         failure recorded."""
         failures: list[CollectionErrorRecord] = []
@@ -172,13 +183,45 @@ class ConnectorCollector(ApiCollector):
         )
 
 
-def early_connectors(context: CollectionContext, env: Environment) -> Prefetch[Listings]:
-    """The connectors of the environment's own regions, listed as its reading starts (see
-    ``Prefetch``) when it reads dependencies; a listing no workload and no configured
-    connector needs is left unused, its failure too."""
-    if env.dependencies is None:
-        return Prefetch(None)
-    return Prefetch(lambda: _collector(context).list_regions(env))
+class EarlyConnectorListings:
+    """Connector listings started while the workloads are read (see ``ResourceKind.early``):
+    each (project, region) as soon as the first workload egressing through one of its
+    connectors is normalized, and those where the config lists connectors at once. Only what
+    the plan needs is listed; the connectors stage takes them over."""
+
+    def __init__(self, context: CollectionContext, env: Environment) -> None:
+        self._context = context
+        self._env = env
+        self._identity = IdentityContext(
+            env.project, env.project_number, env.region_map, env.name_map
+        )
+        self._started: dict[tuple[str, str], Future[Listed]] = {}
+        self._lock = threading.Lock()
+        for project, region, _name in configured_connectors(env).values():
+            self._start(project, region)
+
+    def observe(self, key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
+        """Start listing where the connector ``body`` egresses through lives, once."""
+        if self._env.dependencies is None:
+            return
+        named = named_connector(key, body, self._env, self._identity)
+        if named is not None:
+            project, region, _name = named[1]
+            self._start(project, region)
+
+    def listings(self) -> Listings:
+        """The listings started, once each is done."""
+        with self._lock:
+            started = dict(self._started)
+        return {where: future.result() for where, future in started.items()}
+
+    def _start(self, project: str, region: str) -> None:
+        with self._lock:
+            if (project, region) not in self._started:
+                env = self._env
+                self._started[(project, region)] = start_bounded(
+                    lambda: _collector(self._context).list_one(project, region, env)
+                )
 
 
 def collect_connectors(context: CollectionContext, request: CollectRequest) -> CollectorResult:
@@ -188,7 +231,8 @@ def collect_connectors(context: CollectionContext, request: CollectRequest) -> C
     plan = plan_connectors(request.upstream.resources, request.env)
     if not plan.wanted:
         return CollectorResult()
-    listings = prefetched(request.early.get("connector"))
+    early = request.early.get("connector")
+    listings = early.listings() if isinstance(early, EarlyConnectorListings) else None
     return _collector(context).collect(request.env, plan, listings)
 
 

@@ -1,13 +1,13 @@
 """Memorystore for Redis instances through google-cloud-redis's ``CloudRedisClient``.
 
 One paginated ``list_instances`` per collected region (under the (redis, project, region) rate
-limiter, with the bounded retry policy); instances are kept when the config lists them
-(``dependencies.redis``; omitted: all) or a workload reaches them. Each reference a workload's
-env var makes (``dependencies.references``) is matched by address to an instance, never by
-comparing addresses across environments; one that matches none gets an ``exists: false`` body
-keyed by the address it names, once one listing of every region (``locations/-``, made only
-then) shows that no instance of a region not read holds it either. ``get_auth_string`` (the
-AUTH password) is never called.
+limiter, with the bounded retry policy), made as the environment's reading starts; instances are
+kept when the config lists them (``dependencies.redis``; omitted: all) or a workload reaches
+them. Each reference a workload's env var makes (``dependencies.references``) is matched by
+address to an instance, never by comparing addresses across environments; one that matches none
+gets an ``exists: false`` body keyed by the address it names, once one listing of every region
+(``locations/-``, made only then) shows that no instance of a region not read holds it either.
+``get_auth_string`` (the AUTH password) is never called.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""Cloud SQL instances through the Cloud SQL Admin REST API (see ``rest``: google-cloud-sql has
-no REST transport).
+"""Cloud SQL instances through the Cloud SQL Admin REST API (see ``rest``: google-cloud-sql has no
+REST transport).
 
 One paginated ``instances.list`` per project (under the (sqladmin, project) rate limiter, with
-the bounded retry policy); instances of the environment's regions are kept when the config lists
-them (``dependencies.sql``; omitted: all) or a workload reaches them. A reference (a private IP,
-a DNS name the API reports, or a connection name ``project:region:instance``) is matched to an
-instance; one that matches none gets an ``exists: false`` body (an instance of a region
-not read is matched too: it exists, though it is not judged). Per instance, the collector
-writes the connection budget: ``max_connections`` (the flag, or PostgreSQL's default for the
-tier) against max instances × pool size of each workload that reaches it. Users, passwords and
-certificates are never read.
+the bounded retry policy), made as the environment's reading starts; instances of the
+environment's regions are kept when the config lists them (``dependencies.sql``; omitted: all)
+or a workload reaches them. A reference (a private IP, a DNS name the API reports, or a
+connection name ``project:region:instance``) is matched to an instance; one that matches none
+gets an ``exists: false`` body (an instance of a region not read is matched too: it exists,
+though it is not judged). Per instance, the collector writes the connection budget:
+``max_connections`` (the flag, or PostgreSQL's default for the tier) against max instances ×
+pool size of each workload that reaches it. Users, passwords and certificates are never read.
 """
 
 from __future__ import annotations
