@@ -45,12 +45,12 @@ def test_calls_run_concurrently_but_within_the_bound(emulator: Start, workdir: P
     assert 2 <= server.state.peak_in_flight <= 6
 
 
-def test_an_environment_read_is_never_held_back_by_the_calls_another_queued(
+def test_an_environments_secrets_never_wait_behind_calls_another_environment_queued(
     emulator: Start, workdir: Path
 ) -> None:
     # One pool and one cap for every environment of a run, but an environment whose calls are
     # done is done: its secrets are put together at once, not after every IAM read another
-    # environment queued before them (each check's reports are written as soon as it is judged).
+    # environment queued meanwhile (each check's reports are written as soon as it is judged).
     small = service("api", PROD)
     small["template"]["containers"][0]["env"].append(
         {"name": "DB_PASSWORD", "valueSource": {"secretKeyRef": {"secret": "db", "version": "2"}}}
@@ -64,18 +64,28 @@ def test_an_environment_read_is_never_held_back_by_the_calls_another_queued(
                 STAGING: project(big, "222222222222"),
             },
             latency_ms=50,
+            # production's one IAM read is answered once staging has queued all of its own
+            faults=[{"path": f"/{PROD}/.*:getIamPolicy$", "body": "slow", "delay_seconds": 0.4}],
         )
     )
     write_config(workdir, **config_data(api={"concurrency": 2}))
     config = load_config(workdir / "driftcheck.yaml")
+
+    def policies() -> list[str]:
+        return [p for _m, p in server.calls if p.endswith(":getIamPolicy")]
+
     with collection_context(config) as context:
-        started = start_environments(config, ["production", "staging"], context)
-        production, _finished = started["production"].result(timeout=60)
-        read_meanwhile = [p for _m, p in server.calls if p.endswith(":getIamPolicy")]
-        staging, _finished = started["staging"].result(timeout=60)
-    assert production.errors == [] and staging.errors == []
-    assert production.resources["secret/db"]["references"]
-    assert len([k for k in staging.resources if k.startswith("service/")]) == 40
+        production = start_environments(config, ["production"], context)["production"]
+        deadline = time.monotonic() + 30
+        while not policies() and time.monotonic() < deadline:
+            time.sleep(0.005)  # production's one IAM read is out: staging's are queued after it
+        staging = start_environments(config, ["staging"], context)["staging"]
+        read, _finished = production.result(timeout=60)
+        read_meanwhile = policies()
+        other, _finished = staging.result(timeout=60)
+    assert read.errors == [] and other.errors == []
+    assert read.resources["secret/db"]["references"]
+    assert len([k for k in other.resources if k.startswith("service/")]) == 40
     # 40 policies two at a time take a second: production was done long before the last
     assert len(read_meanwhile) < 30
 
