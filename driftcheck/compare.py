@@ -226,21 +226,24 @@ def _changes(before: Any, after: Any, path: list[Any]) -> Iterator[list[Any]]:
 
 def _same(before: Any, after: Any) -> bool:
     """Equal and of the same types all the way down (``1`` and ``1.0`` or ``True`` differ, as
-    they do for deepdiff), except a list's scalars, which deepdiff compares as Python does."""
+    they do for deepdiff), except in a list of scalars only, which deepdiff compares as Python
+    does."""
     if type(before) is not type(after):
         return False
     if type(before) is dict:
         return before.keys() == after.keys() and all(_same(v, after[k]) for k, v in before.items())
     if type(before) is list:
-        return len(before) == len(after) and all(map(_same_item, before, after))
+        if len(before) != len(after):
+            return False
+        if _flat(before) and _flat(after):
+            return bool(before == after)  # scalars only: deepdiff compares them as Python does
+        return all(map(_same, before, after))
     return bool(before == after)
 
 
-def _same_item(before: Any, after: Any) -> bool:
-    """Two items of a list: maps and lists as :func:`_same`, scalars equal as Python says."""
-    if type(before) in (dict, list) or type(after) in (dict, list):
-        return _same(before, after)
-    return bool(before == after)
+def _flat(items: list[Any]) -> bool:
+    """Whether a list holds no map and no list."""
+    return not any(type(item) is dict or type(item) is list for item in items)
 
 
 def is_unavailable(value: Any) -> bool:

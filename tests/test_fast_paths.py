@@ -125,9 +125,12 @@ def _deepdiff_paths(before: dict[str, Any], after: dict[str, Any]) -> list[list[
     st.dictionaries(st.sampled_from(["a", "b", "c"]), bodies, max_size=3),
     st.dictionaries(st.sampled_from(["a", "b", "c"]), bodies, max_size=3),
 )
-# deepdiff compares a list's scalars as Python does (1, 1.0 and True alike), its maps strictly
+# deepdiff compares a list of scalars only as Python does (1, 1.0 and True alike), any other
+# list item by item, strictly
 @example({"b": [0, 1, 1], "a": []}, {"b": [0, 1, 1.0]})
 @example({"b": [[True], {"x": 1}], "a": 1}, {"b": [[1], {"x": 1.0}]})
+@example({"a": 0, "b": [1, []]}, {"a": 1, "b": [True, []]})
+@example({"a": 0, "b": [1, {}]}, {"a": 1, "b": [1.0, {}]})
 def test_changed_paths_are_deepdiffs(before: dict[str, Any], after: dict[str, Any]) -> None:
     if before == after:
         return  # compare never walks equal bodies
