@@ -248,6 +248,36 @@ def test_connectors_are_listed_only_where_a_workload_or_the_config_names_one(
     assert len([p for _m, p in server.calls if p.endswith("/connectors")]) == 1
 
 
+def test_connector_listings_of_many_regions_start_few_threads(
+    emulator: Start, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connector the config lists is looked for in every region read (``regions: all`` reads
+    # dozens): each region is listed, on a few threads, not one each.
+    from driftcheck.kinds.connector import collect as connectors
+
+    regions = [REGION, *(f"europe-west{n}" for n in range(1, 10))]
+    data = config_data()
+    for env in data["environments"].values():
+        env["regions"] = regions
+        env["dependencies"] = {"connectors": ["spare"]}
+    write_config(workdir, **data)
+    server = emulator(scenario(**estate()))
+    threads: list[str] = []
+    list_one = connectors.ConnectorCollector.list_one
+
+    def recorded(self: Any, project: str, region: str, env: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return list_one(self, project, region, env)
+
+    monkeypatch.setattr(connectors.ConnectorCollector, "list_one", recorded)
+    snapshot = collect(workdir)
+    # (the regions without a Cloud Run service are reported so; no listing failed)
+    assert not [e for e in snapshot.errors if e.source != "run.googleapis.com"]
+    assert "connector/us-central1/spare" in snapshot.resources
+    assert len([p for _m, p in server.calls if p.endswith("/connectors")]) == 10
+    assert len(threads) == 10 and len(set(threads)) <= connectors.LISTING_THREADS
+
+
 def test_every_page_of_every_listing_is_read(emulator: Start, workdir: Path) -> None:
     configure(workdir, {"connectors": ["spare"]})
     server = emulator(scenario(**estate(redis_count=3), max_page_size=1))

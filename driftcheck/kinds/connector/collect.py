@@ -25,7 +25,7 @@ from driftcheck.collectors.interface import (
     guarded,
     pages,
 )
-from driftcheck.concurrency import start_bounded
+from driftcheck.concurrency import DaemonPool
 from driftcheck.config import Environment
 from driftcheck.identity import IdentityContext, Neutralizer
 from driftcheck.kinds.connector.normalize import normalize_connector
@@ -36,6 +36,7 @@ from driftcheck.protodict import message_dict
 
 SOURCE = "vpcaccess.googleapis.com"
 LIST_PERMISSION = Permission("vpcaccess.connectors.list", "roles/vpcaccess.viewer")
+LISTING_THREADS = 4
 # One (project, region)'s connectors by short name (None: the listing failed), and the failures.
 Listed = tuple[dict[str, Any] | None, list[CollectionErrorRecord]]
 Listings = dict[tuple[str, str], Listed]
@@ -197,6 +198,9 @@ class EarlyConnectorListings:
         )
         self._started: dict[tuple[str, str], Future[Listed]] = {}
         self._lock = threading.Lock()
+        # A few threads however many regions hold connectors (``regions: all``: dozens).
+        self._pool: DaemonPool | None = None
+        self._closed = False
         for project, region, _name in configured_connectors(env).values():
             self._start(project, region)
 
@@ -210,16 +214,21 @@ class EarlyConnectorListings:
             self._start(project, region)
 
     def listings(self) -> Listings:
-        """The listings started, once each is done."""
+        """The listings started, once each is done (none is started after)."""
         with self._lock:
             started = dict(self._started)
+            self._closed = True  # the connectors stage lists what it lacks itself
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)  # its threads end once their listings are done
         return {where: future.result() for where, future in started.items()}
 
     def _start(self, project: str, region: str) -> None:
         with self._lock:
-            if (project, region) not in self._started:
+            if not self._closed and (project, region) not in self._started:
+                if self._pool is None:
+                    self._pool = DaemonPool(LISTING_THREADS, "driftcheck-connectors")
                 env = self._env
-                self._started[(project, region)] = start_bounded(
+                self._started[(project, region)] = self._pool.submit(
                     lambda: _collector(self._context).list_one(project, region, env)
                 )
 
