@@ -456,6 +456,75 @@ def test_tiers_and_flags_compare_across_environments(
     assert endpoints == sorted(endpoints) and {"redis", "sqladmin", "vpcaccess"} <= set(endpoints)
 
 
+def _suffixed(fleet: dict[str, Any], project_id: str, token: str, moment: str) -> None:
+    """One project of ``fleet`` with its names carrying ``token`` and volatile fields of its
+    own, reached the same way."""
+    body = fleet["projects"][project_id]
+    (service_body,) = body["services"][REGION]
+    service_body["name"] = f"backend-{token}"
+    service_body["template"]["vpcAccess"]["connector"] = (
+        f"projects/{project_id}/locations/{REGION}/connectors/egress-{token}"
+    )
+    body["connectors"][REGION][0]["name"] = f"egress-{token}"
+    cache = body["redis"][REGION][0]
+    cache.update(name=f"cache-{token}", createTime=moment, currentLocationId=f"{REGION}-{token}")
+    body["sql"][0].update(name=f"main-db-{token}", etag=f"etag-{token}")
+
+
+def test_estates_alike_but_for_projects_names_and_volatile_fields_check_clean(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Every dependency kind read (listed while the workloads are read, joined after), each
+    # matched across environments by identity: nothing differs but what must not matter.
+    data = config_data()
+    data["environments"]["production"].update(name_map={"prod": "${env}"}, dependencies={})
+    data["environments"]["staging"].update(name_map={"stg": "${env}"}, dependencies={})
+    write_config(workdir, **data)
+    fleet = estate()
+    _suffixed(fleet, PROD, "prod", "2026-01-01T00:00:00Z")
+    _suffixed(fleet, STAGING, "stg", "2026-11-01T00:00:00Z")
+    emulator(scenario(**fleet))
+    config = str(workdir / "driftcheck.yaml")
+    assert run_cli("--config", config, "baseline", "production").code == 0
+    out = workdir / "out"
+    result = run_cli(
+        "--config", config, "check", "staging", "--against", "production", "--out-dir", str(out)
+    )
+    assert result.code == 0, result.stderr
+    report = json.loads((out / "staging-vs-production.json").read_text())
+    assert report["status"] == "clean" and report["findings"] == []
+    matched = {c["kind"]: c["matched"] for c in report["coverage"] if c["matched"]}
+    assert matched["connector"] == 1 and matched["redis"] == 1 and matched["sql"] == 2
+    assert matched["service"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/connectors$", "connector"),
+        ("/locations/[^/]+/instances$", "redis"),
+        (f"^/v1/projects/{PROD}/instances$", "sql"),
+    ],
+)
+def test_a_listing_refused_while_the_workloads_are_read_is_never_clean(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult], path: str, kind: str
+) -> None:
+    # A listing started early fails as one made after the workloads did: the check is
+    # incomplete (exit 3), says what was not read, and judges nothing of that kind.
+    configure(workdir)
+    server = emulator(scenario(**estate()))
+    config = str(workdir / "driftcheck.yaml")
+    assert run_cli("--config", config, "baseline", "production").code == 0
+    server.add_fault(FaultSpec(path=path, status=403))
+    out = workdir / "out"
+    result = run_cli("--config", config, "check", "production", "--out-dir", str(out))
+    assert result.code == 3, result.stderr
+    report = json.loads((out / "production-vs-production.json").read_text())
+    assert report["status"] == "incomplete"
+    assert [f for f in report["findings"] if f["resource"].startswith(f"{kind}/")] == []
+    assert any(e["resource"].startswith(f"{kind}/") for e in report["errors"])
+
+
 def test_an_unknown_dependencies_key_is_a_config_error(workdir: Path) -> None:
     configure(workdir, {"redis_instances": ["cache"]})
     with pytest.raises(
