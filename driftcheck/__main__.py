@@ -1,5 +1,5 @@
 """``python -m driftcheck``: the same as the ``driftcheck`` console script."""
 
-from driftcheck.cli import main
+from driftcheck.cli import run
 
-main()
+run()

@@ -355,6 +355,23 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     )
 
 
+def test_the_console_script_exits_with_everything_it_printed_flushed() -> None:
+    """The process ends without the interpreter's teardown (``cli.run``): what is still in the
+    buffer of a piped stdout must be written first, and the status kept."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "driftcheck", "schema", "config"],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    published = (Path(__file__).parents[1] / "schemas" / "config.schema.json").read_bytes()
+    assert len(published) > 16 * 1024  # more than one buffer's worth, and a partial last one
+    assert (done.returncode, done.stdout, done.stderr) == (0, published, b"")
+
+
 def test_unwritable_report_folder_is_one_line_exit_2(
     emulator: Start, cli: Run, workdir: Path
 ) -> None:
