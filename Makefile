@@ -1,7 +1,11 @@
 # Two commands for a newcomer: `make demo` and `make test`. Both create .venv when missing and
 # install from the hashed locks in requirements/: `make demo` only what driftcheck needs to run,
 # `make test` the development tools too. `make lock` refreshes the locks (needs PyPI).
-PYTHON ?= python3
+
+# The venv is built on the distribution's Python 3.11 where there is one (Debian's is compiled
+# with profile-guided optimization and LTO: a check takes about a tenth less CPU time on it than
+# on a plain source build such as pyenv's), else on python3. `make PYTHON=...` chooses.
+PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --quiet

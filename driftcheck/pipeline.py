@@ -353,6 +353,12 @@ def run_checks(
         return parsed
 
     parsing = start_bounded(parse)
+    # The commit of each baseline as it was read, asked of git while the API is read (a run of
+    # git per file: milliseconds to tens of them in a large repository, no longer after the
+    # last call).
+    commits = {
+        base: start_bounded(partial(git_commit_of, config.baseline_path(base))) for base in hashes
+    }
     started_at = utc_now()
     collections = start_environments(
         config, list(dict.fromkeys(env for env, _base in pairs)), context
@@ -370,7 +376,7 @@ def run_checks(
             fingerprint_key_id=context.fingerprints.key_id,
             started_at=started_at,
             finished_at=finished_at,
-            baseline_git_commit=git_commit_of(baseline_path),
+            baseline_git_commit=commits[base_env].result(),
             command=command,
         )
         options = CompareOptions(
