@@ -2,10 +2,12 @@
 # install from the hashed locks in requirements/: `make demo` only what driftcheck needs to run,
 # `make test` the development tools too. `make lock` refreshes the locks (needs PyPI).
 
-# The venv is built on the distribution's Python 3.11 where there is one (Debian's is compiled
-# with profile-guided optimization and LTO: a check takes about a tenth less CPU time on it than
-# on a plain source build such as pyenv's), else on python3. `make PYTHON=...` chooses.
-PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3)
+# The venv is built on the distribution's Python 3.11 where there is one that can make venvs
+# (Debian's is compiled with profile-guided optimization and LTO: a check takes about a tenth less
+# CPU time on it than on a plain source build such as pyenv's), else on python3.
+# `make PYTHON=...` chooses.
+SYSTEM_PYTHON := $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1 && echo /usr/bin/python3.11)
+PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --quiet

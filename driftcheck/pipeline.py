@@ -209,20 +209,31 @@ def shared_secrets(config: LoadedConfig | None, env_name: str) -> frozenset[str]
 
 
 def git_commit_of(path: Path) -> str | None:
-    """The commit that last touched ``path`` when it is in a clean git checkout, else None."""
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", "log", "-1", "--format=%H", "--", path.name],  # noqa: S607 - git from PATH
-            cwd=path.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    """The commit that last touched ``path`` when the file is as that commit left it in a git
+    checkout; None otherwise (not in a repository, changed since, or git unavailable)."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(  # noqa: S603 - fixed argv, no shell
+                ["git", *args, "--", path.name],  # noqa: S607 - git from PATH
+                cwd=path.parent,
+                capture_output=True,
+                text=True,
+                errors="replace",  # git's messages may quote paths in any encoding
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    done = git("log", "-1", "--format=%H")
+    commit = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+    if len(commit) != 40:
         return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) == 40 else None
+    changed = git("status", "--porcelain")
+    if changed is None or changed.returncode != 0 or changed.stdout.strip():
+        return None  # edited (or staged) since: the bytes compared are not that commit's
+    return commit
 
 
 SNAPSHOT_SUFFIX = ".snapshot.yaml"
@@ -354,11 +365,13 @@ def run_checks(
 
     parsing = start_bounded(parse)
     # The commit of each baseline as it was read, asked of git while the API is read (a run of
-    # git per file: milliseconds to tens of them in a large repository, no longer after the
-    # last call).
+    # git per file: milliseconds to seconds in a large repository, no longer after the last
+    # call), one after the other: at once, dozens of them could outlast git's timeout together.
+    asking = DaemonPool(1, "driftcheck-git")
     commits = {
-        base: start_bounded(partial(git_commit_of, config.baseline_path(base))) for base in hashes
+        base: asking.submit(partial(git_commit_of, config.baseline_path(base))) for base in hashes
     }
+    asking.shutdown(wait=False)
     started_at = utc_now()
     collections = start_environments(
         config, list(dict.fromkeys(env for env, _base in pairs)), context

@@ -372,6 +372,57 @@ def test_the_console_script_exits_with_everything_it_printed_flushed() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, published, b"")
 
 
+@pytest.mark.parametrize(
+    ("closed", "args", "status"),
+    [
+        ("2>&-", ["--config", "/nonexistent/driftcheck.yaml", "collect", "x"], 2),
+        ("2>&-", ["no-such-command"], 2),
+        (">&-", ["schema", "config"], 0),
+        (">&-", ["--config", "/nonexistent/driftcheck.yaml", "collect", "x"], 2),
+    ],
+)
+def test_a_closed_stdout_or_stderr_leaves_the_exit_status_as_it_is(
+    closed: str, args: list[str], status: int
+) -> None:
+    """Python leaves sys.stdout or sys.stderr None when the stream was closed at start: the exit
+    (and the progress display's terminal test) must take that in stride, no traceback."""
+    import shlex
+    import subprocess
+    import sys
+
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "driftcheck", *args])
+    done = subprocess.run(
+        ["/bin/sh", "-c", f"exec {command} {closed}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == status
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_under_a_profiler_the_process_exits_as_usual_and_the_profile_is_written(
+    tmp_path: Path,
+) -> None:
+    """Profilers, tracers and coverage write their results as the interpreter exits: the fast
+    exit of the console script must not take that away from them."""
+    import subprocess
+    import sys
+
+    profile = tmp_path / "run.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "driftcheck", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("driftcheck, version")
+    assert profile.stat().st_size > 0
+
+
 def test_unwritable_report_folder_is_one_line_exit_2(
     emulator: Start, cli: Run, workdir: Path
 ) -> None:

@@ -161,3 +161,28 @@ def test_report_provenance(emulator: Start, run_cli: Run, tmp_path: Path) -> Non
     assert p.fingerprint_key_id and len(p.fingerprint_key_id) == 8
     assert p.started_at and p.finished_at and p.started_at <= p.finished_at
     assert p.command.startswith("driftcheck --config")
+
+
+def test_a_baseline_edited_since_its_commit_names_no_commit(
+    emulator: Start, run_cli: Run, tmp_path: Path
+) -> None:
+    """The provenance names the commit of the bytes compared, or none: a baseline changed since
+    it was committed is not that commit's."""
+    emulator(drifted())
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    check(run_cli, tmp_path, {})
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "baselines"], check=True)
+    subprocess.run([*git, "commit", "-qm", "approve"], check=True)
+    baseline_path = tmp_path / "baselines" / "production.yaml"
+    with baseline_path.open("a", encoding="utf-8") as baseline:
+        baseline.write("# edited after approval\n")
+    config = tmp_path / "driftcheck.yaml"
+    run_cli("--config", str(config), "check", "staging", "--against", "production")
+    report = DriftReport.model_validate_json(
+        (tmp_path / "reports" / "staging-vs-production.json").read_text()
+    )
+    assert report.provenance.baseline_git_commit is None
+    import hashlib
+
+    assert report.baseline.sha256 == hashlib.sha256(baseline_path.read_bytes()).hexdigest()
