@@ -623,9 +623,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
     _state["argv"] = list(sys.argv[1:] if argv is None else argv)
+    stdout = sys.stdout
     try:
         cli.main(args=argv, prog_name="driftcheck", standalone_mode=False)
         sys.stdout.flush()
+    except SystemExit:
+        if sys.stdout is not stdout:
+            # click caught a broken stdout pipe itself, muted both streams and exits 1, which
+            # here means drift: the same one line and exit code as any other stdout failure.
+            _echo_err("driftcheck: error: cannot write to stdout: broken pipe")
+            sys.exit(2)
+        raise
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

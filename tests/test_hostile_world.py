@@ -329,6 +329,29 @@ def test_stdout_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
     assert "internal error" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [["--help"], ["schema", "config"]])
+def test_stdout_whose_reader_is_gone_is_one_line_and_exit_2(command: list[str]) -> None:
+    """A closed pipe (the reader exited first) fails like a full disk: one line, exit 2, not
+    click's own silent exit 1, which here would mean drift."""
+    env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY}
+    read, write = os.pipe()
+    os.close(read)  # no reader: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "driftcheck", *command],
+            env=env,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=HARNESS_BOUND,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.lower().strip() == "driftcheck: error: cannot write to stdout: broken pipe"
+
+
 def test_a_hand_edited_iam_policy_is_an_input_error(tmp_path: Path) -> None:
     header = (
         "schema_version: 2\nenvironment: {env}\nproject: acme-prod\n"
