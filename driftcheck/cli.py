@@ -578,8 +578,14 @@ def run() -> NoReturn:
     # up to its switch interval (5 ms by default) before a thread whose answer has arrived gets
     # it: with concurrency 16 and 50 ms calls, a tenth of each call's time on the wire. A
     # shorter interval hands it over sooner (measured: 2-4% less wall time end to end, for a
-    # little more CPU). Set for the process, not by main: an in-process caller keeps its own.
+    # little more CPU). Set for the process, not by main: an in-process caller keeps its own
+    # settings, these two included.
     sys.setswitchinterval(0.001)
+    # A run allocates millions of short-lived containers (API responses, normalized bodies,
+    # snapshot documents) and makes few reference cycles: with the default thresholds the
+    # collector scans the young generation every 700 allocations and the whole heap often as it
+    # grows, about a tenth of a large run's CPU. Cycles are still collected, less often.
+    gc.set_threshold(50_000, 20, 100)
     try:
         main()
     except SystemExit as exc:
@@ -612,11 +618,6 @@ def _exit_status(code: object) -> int:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and map errors to the documented exit codes."""
     signal.signal(signal.SIGTERM, _on_sigterm)
-    # A run allocates millions of short-lived containers (API responses, normalized bodies,
-    # snapshot documents) and makes few reference cycles: with the default thresholds the
-    # collector scans the young generation every 700 allocations and the whole heap often as it
-    # grows, about a tenth of a large run's CPU. Cycles are still collected, less often.
-    gc.set_threshold(50_000, 20, 100)
     # A stream closed when the process started is None in Python: what would go to it is
     # dropped, and the exit status is still the command's.
     for name in ("stdout", "stderr"):
