@@ -6,6 +6,7 @@ Heavy modules (google clients, deepdiff, jinja2) are imported inside commands so
 
 from __future__ import annotations
 
+import errno
 import gc
 import io
 import logging
@@ -549,11 +550,15 @@ def _show_usage_error(exc: click.ClickException) -> None:
 
 def _is_stdout_failure(exc: OSError) -> bool:
     """Whether an OSError came from writing stdout (its buffer then holds the failed write)."""
-    import errno
-
     return exc.errno in (errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO) or isinstance(
         exc, BrokenPipeError
     )
+
+
+def _stdout_lost(reason: str) -> NoReturn:
+    """stdout is gone or full (a closed pipe, /dev/full): one line, exit 2."""
+    _echo_err(f"driftcheck: error: cannot write to stdout: {reason}")
+    sys.exit(2)
 
 
 def raise_internal(exc: BaseException) -> NoReturn:
@@ -631,9 +636,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except SystemExit:
         if sys.stdout is not stdout:
             # click caught a broken stdout pipe itself, muted both streams and exits 1, which
-            # here means drift: the same one line and exit code as any other stdout failure.
-            _echo_err("driftcheck: error: cannot write to stdout: broken pipe")
-            sys.exit(2)
+            # here means drift: it is a stdout failure like any other.
+            _stdout_lost(os.strerror(errno.EPIPE))
         raise
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -654,10 +658,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except OSError as exc:
         if not _is_stdout_failure(exc):
             raise_internal(exc)
-        # stdout is gone or full (a closed pipe, /dev/full): one line, and no second attempt.
+        # No second attempt at what could not be written.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        _echo_err(f"driftcheck: error: cannot write to stdout: {exc.strerror or exc}")
-        sys.exit(2)
+        _stdout_lost(exc.strerror or str(exc))
     except Exception as exc:
         if _state["verbose"]:
             _echo_traceback()

@@ -372,6 +372,27 @@ def test_the_console_script_exits_with_everything_it_printed_flushed() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, published, b"")
 
 
+def test_the_console_script_ends_without_the_interpreters_teardown() -> None:
+    """What runs at interpreter exit (here an atexit handler standing for the teardown) is
+    skipped once the command is done; its output and status are kept."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('teardown ran'))\n"
+        "sys.argv = ['driftcheck', '--config', '/nonexistent/driftcheck.yaml', 'collect', 'x']\n"
+        "from driftcheck.cli import run\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 2
+    assert "config file not found" in done.stderr
+    assert "teardown ran" not in done.stdout
+
+
 @pytest.mark.parametrize(
     ("closed", "args", "status"),
     [

@@ -178,6 +178,27 @@ def test_reports_of_a_bounded_failure_are_still_written(emulator: Start, tmp_pat
     assert report.coverage[0].matched == 1
 
 
+def test_the_console_scripts_exit_status_is_the_checks_verdict(
+    emulator: Start, tmp_path: Path
+) -> None:
+    """The console script ends its process itself (``cli.run``): the status it exits with is the
+    check's, clean only when everything asked for was read, never clean when a listing was
+    refused."""
+    server = emulator(estate())
+    config = configure(tmp_path)
+    report_path = tmp_path / "reports" / "production-vs-production.json"
+    assert finish(start(server, config, "baseline", "production"))[0] == 0
+    code, err = finish(start(server, config, "check", "production"))
+    report = DriftReport.model_validate_json(report_path.read_text())
+    assert (code, report.status, report.findings, report.errors) == (0, "clean", [], []), err
+    assert [(c.kind, c.matched) for c in report.coverage] == [("service", 1)]
+    server.add_fault(FaultSpec(path=r"/services$", status=403))
+    code, err = finish(start(server, config, "check", "production"))
+    report = DriftReport.model_validate_json(report_path.read_text())
+    assert (code, report.status, report.findings) == (3, "incomplete", []), err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("name", ["../escape", "/abs", "a b", "", "x" * 64, "café"])
 def test_an_environment_name_is_a_plain_token(
     run_cli: Callable[..., Any], tmp_path: Path, name: str
@@ -312,18 +333,22 @@ def test_an_output_path_that_is_a_link_is_replaced_never_followed(
     assert "environment: production" in written.read_text()
 
 
-def test_stdout_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
-    env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY}
+def written_to(stdout: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """``driftcheck ARGS`` with its stdout on the file descriptor ``stdout``."""
+    return subprocess.run(
+        [sys.executable, "-m", "driftcheck", *args],
+        env={**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY},
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=HARNESS_BOUND,
+        check=False,
+    )
+
+
+def test_stdout_that_cannot_be_written_is_a_usage_error() -> None:
     with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "driftcheck", "--help"],
-            env=env,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=HARNESS_BOUND,
-            check=False,
-        )
+        done = written_to(full.fileno(), "--help")
     assert done.returncode == 2, done.stderr
     assert "cannot write to stdout" in done.stderr
     assert "internal error" not in done.stderr
@@ -333,19 +358,10 @@ def test_stdout_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
 def test_stdout_whose_reader_is_gone_is_one_line_and_exit_2(command: list[str]) -> None:
     """A closed pipe (the reader exited first) fails like a full disk: one line, exit 2, not
     click's own silent exit 1, which here would mean drift."""
-    env = {**os.environ, "DRIFTCHECK_FINGERPRINT_KEY": TEST_KEY}
     read, write = os.pipe()
     os.close(read)  # no reader: the first write fails with EPIPE
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "driftcheck", *command],
-            env=env,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=HARNESS_BOUND,
-            check=False,
-        )
+        done = written_to(write, *command)
     finally:
         os.close(write)
     assert done.returncode == 2, done.stderr
