@@ -390,7 +390,7 @@ def check(
     Several environments (or --all) are collected at once in one process, sharing one worker
     pool and one set of rate limits; the exit code is the most severe of the checks.
     """
-    from driftcheck.concurrency import start_bounded
+    from driftcheck.concurrency import Background
     from driftcheck.errors import UsageError
     from driftcheck.pipeline import run_checks
     from driftcheck.render.interface import parse_formats, prepare
@@ -404,9 +404,9 @@ def check(
     if len(names) > 1 and output == "json":
         raise UsageError("--output json reports one check: name one environment")
     pairs = [(name, base_env or name) for name in names]
-    # Renderers load while collection waits on the network, not after it.
-    start_bounded(partial(prepare, chosen))
     with _collection(ctx, config) as context:
+        # Renderers load while collection waits on the network, not after it.
+        Background(partial(prepare, chosen), context.workers.slots)
         # Each check's reports are written as soon as it is judged, while later ones are still
         # read; the summaries are printed once the progress display is gone.
         written = [

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from driftcheck.progress import NullProgress, Progress
 
@@ -95,6 +95,18 @@ class Slots:
         self._lock = threading.Lock()
         self._urgent: deque[threading.Lock] = deque()
         self._waiting: deque[threading.Lock] = deque()
+        # Told once an ordinary call has had to wait for a slot (see ``when_busy``).
+        self._on_busy: list[Callable[[], object]] | None = []
+
+    def when_busy(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once an ordinary call (not a listing's page) has had to queue for a
+        slot, or now if one has: from then on the run waits on the API, not on the interpreter,
+        which has time to spare for work nothing waits on yet (see :class:`Background`)."""
+        with self._lock:
+            if self._on_busy is not None:
+                self._on_busy.append(callback)
+                return
+        callback()
 
     def acquire(self, urgent: bool = False) -> None:
         """Wait for a slot; an urgent call goes before every call that is not."""
@@ -105,6 +117,9 @@ class Slots:
             handed = threading.Lock()
             handed.acquire()
             (self._urgent if urgent else self._waiting).append(handed)
+            busy, self._on_busy = (None, self._on_busy) if urgent else (self._on_busy, None)
+        for callback in busy or ():
+            callback()
         try:
             handed.acquire()  # released by ``release``, which hands this call its slot
         except BaseException:  # interrupted while waiting: leave the queue, or pass the slot on
@@ -133,6 +148,17 @@ class Slots:
 
 _gate = threading.local()
 
+# Held by the one thread reading a listing's page (see ``on_the_wire``).
+_intake = threading.Lock()
+
+
+def leave_intake() -> None:
+    """Let the next listing's page be read, if this thread holds the intake: its call has
+    returned, failed, or is about to wait before retrying."""
+    if getattr(_gate, "intake", False):
+        _gate.intake = False
+        _intake.release()
+
 
 @contextmanager
 def calls_through(slots: Slots, limiter: RateLimiter, urgent: bool = False) -> Iterator[None]:
@@ -145,6 +171,7 @@ def calls_through(slots: Slots, limiter: RateLimiter, urgent: bool = False) -> I
         yield
     finally:
         _gate.value = previous
+        leave_intake()
 
 
 @contextmanager
@@ -156,6 +183,7 @@ def on_the_wire() -> Iterator[None]:
         yield
         return
     slots, limiter, urgent = gate
+    leave_intake()  # (a further exchange of the same call: never held on the wire)
     slots.acquire(urgent)
     try:
         # In the slot: the call goes out when the limiter counts it. Taken before, a call could
@@ -165,6 +193,14 @@ def on_the_wire() -> Iterator[None]:
         yield
     finally:
         slots.release()
+    if urgent:
+        # A listing's page is read (the client parses it, pure-Python work of tens of
+        # milliseconds) by one thread at a time, until its call returns. Under the
+        # interpreter's lock a dozen pages read at once all finish late, and the calls each
+        # brings (its resources' IAM reads) wait on all of them; one at a time, the first
+        # page's calls go out while the next is read.
+        _intake.acquire()
+        _gate.intake = True
 
 
 class DaemonPool:
@@ -239,6 +275,39 @@ def start_bounded(function: Callable[[], T]) -> Future[T]:
     future = pool.submit(function)
     pool.shutdown(wait=False)
     return future
+
+
+class Background(Generic[T]):
+    """CPU work that nothing waits on yet (parsing the baselines, loading the renderers and the
+    client libraries behind the VPC), run on a daemon thread of its own once the run waits on
+    the API (see :meth:`Slots.when_busy`) or as soon as its result is asked for. Started at
+    once, it would take the interpreter from the listings' pages that the run's calls wait on.
+    """
+
+    def __init__(self, function: Callable[[], T], slots: Slots) -> None:
+        self.future: Future[T] = Future()
+        self._function = function
+        self._started = False
+        self._lock = threading.Lock()
+        slots.when_busy(self.start)
+
+    def start(self) -> Future[T]:
+        """Start it now if it has not started; its future."""
+        with self._lock:
+            if not self._started:
+                self._started = True
+                start_bounded(self._run)
+        return self.future
+
+    def result(self) -> T:
+        """Its result (its exception raised), started now if it had not."""
+        return self.start().result()
+
+    def _run(self) -> None:
+        try:
+            self.future.set_result(self._function())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+            self.future.set_exception(exc)
 
 
 class Workers:

@@ -11,7 +11,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,12 +30,12 @@ from driftcheck.clients import ApiClients, build_clients
 from driftcheck.collectors.interface import CollectionContext, CollectorResult
 from driftcheck.compare import CompareOptions, compare
 from driftcheck.concurrency import (
+    Background,
     DaemonPool,
     RateLimits,
     Workers,
     calls_through,
     run_all,
-    start_bounded,
 )
 from driftcheck.config import Environment, LoadedConfig, Rules
 from driftcheck.errors import BaselineError, CollectionError
@@ -363,7 +363,7 @@ def run_checks(
             parsed[base] = read_snapshot(config.baseline_path(base), "baseline", base, text)
         return parsed
 
-    parsing = start_bounded(parse)
+    parsing = Background(parse, context.workers.slots)
     # The commit of each baseline as it was read, asked of git while the API is read (a run of
     # git per file: milliseconds to seconds in a large repository, no longer after the last
     # call), one after the other: at once, dozens of them could outlast git's timeout together.
@@ -376,6 +376,10 @@ def run_checks(
     collections = start_environments(
         config, list(dict.fromkeys(env for env, _base in pairs)), context
     )
+    # A corrupt body ends the run as soon as it is parsed; its parsing starts when the first
+    # environment read needs it, if it has not started before.
+    first: list[Future[Any]] = [parsing.future, collections[pairs[0][0]]]
+    wait(first, return_when=FIRST_COMPLETED)
     baselines.update(parsing.result())
     for env_name, base_env in pairs:
         snapshot, finished_at = collections[env_name].result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from driftcheck.concurrency import RateLimiter, Slots, calls_through
+from driftcheck.concurrency import Background, RateLimiter, Slots, calls_through, on_the_wire
 from driftcheck.config import load_config
 from driftcheck.emulator import EmulatorServer
 from driftcheck.emulator.scenario import Scenario
@@ -111,6 +112,99 @@ def test_a_listing_page_goes_before_calls_already_waiting() -> None:
     for thread in [*waiting, page]:
         thread.join(timeout=5)
     assert order[0] == "next page" and sorted(order[1:]) == ["iam-0", "iam-1", "iam-2"]
+
+
+def _read_after_the_wire(
+    slots: Slots, urgent: bool, spans: dict[str, tuple[float, float]], name: str
+) -> None:
+    """One call: its exchange (nothing sent), then 0.1 s of reading its answer."""
+    with calls_through(slots, RateLimiter(1000), urgent):
+        with on_the_wire():
+            pass
+        start = time.monotonic()
+        time.sleep(0.1)
+        spans[name] = (start, time.monotonic())
+
+
+def test_listing_pages_are_read_one_at_a_time_other_answers_at_once() -> None:
+    slots = Slots(8)
+    spans: dict[str, tuple[float, float]] = {}
+    calls = [(f"page-{n}", True) for n in range(3)] + [(f"iam-{n}", False) for n in range(3)]
+    threads = [
+        threading.Thread(target=_read_after_the_wire, args=(slots, urgent, spans, name))
+        for name, urgent in calls
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    pages = sorted(span for name, span in spans.items() if name.startswith("page"))
+    iams = [span for name, span in spans.items() if name.startswith("iam")]
+    assert len(pages) == 3 and len(iams) == 3
+    # Each page is read once the one before it is (under the interpreter's lock, read at once
+    # they would all finish late); the other answers are read meanwhile.
+    assert all(later[0] >= earlier[1] for earlier, later in zip(pages, pages[1:], strict=False))
+    assert all(iam[0] < pages[-1][0] for iam in iams)
+
+
+def test_a_page_that_failed_lets_the_next_be_read_while_its_call_waits_to_retry() -> None:
+    from google.api_core import exceptions as core
+
+    from driftcheck.collectors.interface import retry_policy
+    from driftcheck.config import ApiSettings
+
+    slots = Slots(8)
+    attempts: list[float] = []
+    spans: dict[str, tuple[float, float]] = {}
+
+    def failing_once() -> None:
+        with on_the_wire():
+            pass
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise core.ServiceUnavailable("try again")  # the retry waits 0.2 s or more
+
+    def listing() -> None:
+        with calls_through(slots, RateLimiter(1000), urgent=True):
+            # The retry's first wait is drawn at random below 0.2 s; this seed draws 0.19 s.
+            random.seed(2)
+            retry_policy(ApiSettings())(failing_once)()
+
+    first = threading.Thread(target=listing)
+    first.start()
+    while not attempts:
+        time.sleep(0.005)
+    other = threading.Thread(target=_read_after_the_wire, args=(slots, True, spans, "other"))
+    other.start()
+    for thread in (first, other):
+        thread.join(timeout=5)
+    assert len(attempts) == 2 and attempts[1] - attempts[0] >= 0.19
+    assert spans["other"][1] < attempts[1]  # read while the failed call waited to retry
+
+
+def test_work_nothing_waits_on_starts_once_calls_queue_or_when_asked() -> None:
+    slots = Slots(1)
+    started = threading.Event()
+
+    def parse() -> str:
+        started.set()
+        return "parsed"
+
+    background = Background(parse, slots)
+    slots.acquire()
+    page = threading.Thread(target=slots.acquire, args=(True,), daemon=True)
+    page.start()  # a listing's page queues: the run still waits on the listings
+    assert not started.wait(0.2)
+    call = threading.Thread(target=slots.acquire, daemon=True)
+    call.start()  # an ordinary call queues: the run now waits on the API
+    assert started.wait(5) and background.result() == "parsed"
+    for _ in range(2):
+        slots.release()
+    for thread in (page, call):
+        thread.join(timeout=5)
+
+    asked = Background(lambda: "read when asked", Slots(4))
+    assert asked.result() == "read when asked"  # no call ever queued: run when asked for
 
 
 def test_each_exchange_takes_the_limiter_and_holds_a_slot_only_on_the_wire(

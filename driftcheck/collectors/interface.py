@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from driftcheck.concurrency import RateLimiter, Slots, Workers, calls_through, start_bounded
+from driftcheck.concurrency import (
+    Background,
+    RateLimiter,
+    Slots,
+    Workers,
+    calls_through,
+    leave_intake,
+)
 from driftcheck.config import ApiSettings
 from driftcheck.fingerprint import Fingerprinter
 from driftcheck.model import CollectionErrorRecord
@@ -61,24 +67,21 @@ class Prefetch(Generic[T]):
     """What a kind of a later stage can read as an environment's reading starts, because it
     needs nothing the earlier stages read (a dependency kind's listings; the join to the
     workloads waits for them): read on a thread of its own, client library import included, and
-    taken over by the kind's collect (see ``ResourceKind.early``). ``read`` None: nothing to
-    read."""
+    taken over by the kind's collect (see ``ResourceKind.early``). It starts once the run waits
+    on the API, or when the kind asks for it (see :class:`Background`): the import is CPU work
+    that the environment's listings would otherwise wait on. ``read`` None: nothing to read."""
 
-    def __init__(self, read: Callable[[], T] | None) -> None:
-        self._future: Future[T | None]
-        if read is None:
-            self._future = Future()
-            self._future.set_result(None)
-        else:
-            self._future = start_bounded(read)
+    def __init__(self, read: Callable[[], T] | None, slots: Slots) -> None:
+        self._reading = Background(read, slots) if read is not None else None
 
     def observe(self, key: str, body: Mapping[str, Any], literals: Mapping[str, str]) -> None:
         """Nothing to start from a resource of an earlier stage."""
 
     def result(self) -> T | None:
-        """What was read (None when there was nothing to read); waits for it. The reader records
-        API failures itself and ends within its calls' deadlines."""
-        return self._future.result()
+        """What was read (None when there was nothing to read); waits for it, starting it if
+        it had not started. The reader records API failures itself and ends within its calls'
+        deadlines."""
+        return self._reading.result() if self._reading is not None else None
 
 
 def prefetched(early: object) -> Any:
@@ -113,6 +116,9 @@ def retry_policy(settings: ApiSettings) -> Any:
         maximum=min(10.0, max(settings.retry_seconds / 4, 0.2)),
         multiplier=2.0,
         timeout=settings.retry_seconds,
+        # A listing's page that failed is not read: the next listing's page is, while this
+        # call waits to retry.
+        on_error=lambda _exc: leave_intake(),
     )
 
 

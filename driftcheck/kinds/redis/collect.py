@@ -208,8 +208,8 @@ def early_redis(context: CollectionContext, env: Environment) -> Prefetch[Region
     """The regions' instances, listed as the environment's reading starts (see ``Prefetch``)
     when ``env`` reads dependencies."""
     if env.dependencies is None:
-        return Prefetch(None)
-    return Prefetch(lambda: _collector(context).list_regions(env))
+        return Prefetch(None, context.workers.slots)
+    return Prefetch(lambda: _collector(context).list_regions(env), context.workers.slots)
 
 
 def collect_redis(context: CollectionContext, request: CollectRequest) -> CollectorResult:

@@ -213,8 +213,8 @@ def early_sql(context: CollectionContext, env: Environment) -> Prefetch[Listing]
     """The project's instances, listed as the environment's reading starts (see ``Prefetch``)
     when ``env`` reads dependencies."""
     if env.dependencies is None:
-        return Prefetch(None)
-    return Prefetch(lambda: _collector(context).list_project(env))
+        return Prefetch(None, context.workers.slots)
+    return Prefetch(lambda: _collector(context).list_project(env), context.workers.slots)
 
 
 def collect_sql(context: CollectionContext, request: CollectRequest) -> CollectorResult:
