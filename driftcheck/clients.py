@@ -42,6 +42,8 @@ class ApiClients:
     revisions: Any = None
     # Clients built on first use (the APIs behind the VPC, read only when configured).
     factories: dict[str, Callable[[], tuple[Any, str]]] = field(default_factory=dict)
+    # What the reports name as their endpoints (see ``announce``).
+    dependency_endpoints: dict[str, str] = field(default_factory=dict)
     _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _http: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -52,6 +54,12 @@ class ApiClients:
             if api not in self._built:
                 self._built[api], self.endpoints[api] = self.factories[api]()
             return self._built[api]
+
+    def announce(self, api: str) -> None:
+        """Name the endpoint of ``api`` in the reports from now on: the run reads it, its client
+        built when first used (reports judged meanwhile name it all the same)."""
+        with self._lock:
+            self.endpoints.setdefault(api, self.dependency_endpoints[api])
 
     @property
     def http(self) -> Any:
@@ -151,6 +159,7 @@ def build_clients(pool_size: int = 16) -> ApiClients:
         },
         principal=principal,
         factories=dependency_factories(pool_size),
+        dependency_endpoints=dependency_endpoints(),
     )
     _keep_out_of_collections()
     return clients
@@ -164,6 +173,14 @@ DEPENDENCY_ENDPOINTS = {
     "redis": (REDIS_ENDPOINT_VAR, "https://redis.googleapis.com"),
     "sqladmin": (SQLADMIN_ENDPOINT_VAR, "https://sqladmin.googleapis.com"),
 }
+
+
+def dependency_endpoints() -> dict[str, str]:
+    """The endpoint of each API behind the VPC, as the reports name it."""
+    return {
+        api: display_url(_endpoint(var) or public)
+        for api, (var, public) in DEPENDENCY_ENDPOINTS.items()
+    }
 
 
 def dependency_factories(pool_size: int) -> dict[str, Callable[[], tuple[Any, str]]]:
@@ -190,7 +207,7 @@ def dependency_factories(pool_size: int) -> dict[str, Callable[[], tuple[Any, st
         return {"credentials": credentials()}
 
     def shown(api: str) -> str:
-        return display_url(endpoints[api] or DEPENDENCY_ENDPOINTS[api][1])
+        return dependency_endpoints()[api]
 
     def vpcaccess() -> tuple[Any, str]:
         from google.cloud import vpcaccess_v1

@@ -95,18 +95,37 @@ class Slots:
         self._lock = threading.Lock()
         self._urgent: deque[threading.Lock] = deque()
         self._waiting: deque[threading.Lock] = deque()
-        # Told once an ordinary call has had to wait for a slot (see ``when_busy``).
+        # Told once the run waits on the API (see ``when_busy``).
         self._on_busy: list[Callable[[], object]] | None = []
+        # Listings' pages on their way: queued for a slot, on the wire, or being read.
+        self._pages = 0
+        # Held by the one thread reading a listing's page (see ``on_the_wire``).
+        self.intake = threading.Lock()
 
     def when_busy(self, callback: Callable[[], object]) -> None:
-        """Call ``callback`` once an ordinary call (not a listing's page) has had to queue for a
-        slot, or now if one has: from then on the run waits on the API, not on the interpreter,
-        which has time to spare for work nothing waits on yet (see :class:`Background`)."""
+        """Call ``callback`` once the run waits on the API, or now if it has: once no listing's
+        page is on its way (every page listed so far read, or failed), or an ordinary call had
+        to queue for a slot while none was. From then on the interpreter has time to spare for
+        work nothing waits on yet (see :class:`Background`); before, it reads the pages that
+        the calls come from."""
         with self._lock:
             if self._on_busy is not None:
                 self._on_busy.append(callback)
                 return
         callback()
+
+    def page_started(self) -> None:
+        """A listing's page is on its way (see ``on_the_wire``)."""
+        with self._lock:
+            self._pages += 1
+
+    def page_read(self) -> None:
+        """A listing's page has been read, or its exchange failed."""
+        with self._lock:
+            self._pages -= 1
+            busy, self._on_busy = (None, self._on_busy) if self._pages else (self._on_busy, None)
+        for callback in busy or ():
+            callback()
 
     def acquire(self, urgent: bool = False) -> None:
         """Wait for a slot; an urgent call goes before every call that is not."""
@@ -117,10 +136,12 @@ class Slots:
             handed = threading.Lock()
             handed.acquire()
             (self._urgent if urgent else self._waiting).append(handed)
-            busy, self._on_busy = (None, self._on_busy) if urgent else (self._on_busy, None)
-        for callback in busy or ():
-            callback()
+            busy = None
+            if not urgent and not self._pages:
+                busy, self._on_busy = self._on_busy, None
         try:
+            for callback in busy or ():
+                callback()
             handed.acquire()  # released by ``release``, which hands this call its slot
         except BaseException:  # interrupted while waiting: leave the queue, or pass the slot on
             with self._lock:
@@ -148,16 +169,28 @@ class Slots:
 
 _gate = threading.local()
 
-# Held by the one thread reading a listing's page (see ``on_the_wire``).
-_intake = threading.Lock()
+# How long a listing's page waits for its turn to be read before it is read anyway.
+INTAKE_WAIT_SECONDS = 1.0
+
+
+@dataclass
+class Wire:
+    """One exchange, as ``on_the_wire`` sees it: whether the API answered with success (only
+    a page that came is read; an error is raised, retried or refreshed, never read)."""
+
+    ok: bool = True
 
 
 def leave_intake() -> None:
-    """Let the next listing's page be read, if this thread holds the intake: its call has
-    returned, failed, or is about to wait before retrying."""
-    if getattr(_gate, "intake", False):
-        _gate.intake = False
-        _intake.release()
+    """This thread's listing page has been read: its call has returned, failed, or is about to
+    go out again (a retry, after an answer it did not read)."""
+    taken: tuple[Slots, bool] | None = getattr(_gate, "intake", None)
+    if taken is not None:
+        _gate.intake = None
+        slots, held = taken
+        if held:
+            slots.intake.release()
+        slots.page_read()
 
 
 @contextmanager
@@ -175,32 +208,42 @@ def calls_through(slots: Slots, limiter: RateLimiter, urgent: bool = False) -> I
 
 
 @contextmanager
-def on_the_wire() -> Iterator[None]:
-    """Around one HTTP exchange (see ``lean_http``): the slot and limiter of
-    :func:`calls_through`, if this thread is inside it."""
+def on_the_wire() -> Iterator[Wire]:
+    """Around one HTTP exchange (see ``lean_http``, which tells the :class:`Wire` how the API
+    answered): the slot and limiter of :func:`calls_through`, if this thread is inside it."""
+    wire = Wire()
     gate: tuple[Slots, RateLimiter, bool] | None = getattr(_gate, "value", None)
     if gate is None:
-        yield
+        yield wire
         return
     slots, limiter, urgent = gate
-    leave_intake()  # (a further exchange of the same call: never held on the wire)
-    slots.acquire(urgent)
-    try:
-        # In the slot: the call goes out when the limiter counts it. Taken before, a call could
-        # wait for a slot while the window moves on, and more than the quota would reach the
-        # API in some 60 seconds.
-        limiter.acquire()
-        yield
-    finally:
-        slots.release()
+    leave_intake()  # (a further exchange of the same call)
     if urgent:
+        slots.page_started()
+    try:
+        slots.acquire(urgent)
+        try:
+            # In the slot: the call goes out when the limiter counts it. Taken before, a call
+            # could wait for a slot while the window moves on, and more than the quota would
+            # reach the API in some 60 seconds.
+            limiter.acquire()
+            yield wire
+        finally:
+            slots.release()
+    except BaseException:
+        if urgent:
+            slots.page_read()
+        raise
+    if urgent and not wire.ok:
+        slots.page_read()
+    elif urgent:
         # A listing's page is read (the client parses it, pure-Python work of tens of
         # milliseconds) by one thread at a time, until its call returns. Under the
         # interpreter's lock a dozen pages read at once all finish late, and the calls each
         # brings (its resources' IAM reads) wait on all of them; one at a time, the first
-        # page's calls go out while the next is read.
-        _intake.acquire()
-        _gate.intake = True
+        # page's calls go out while the next is read. (The wait is bounded: the turn is an
+        # order of work, never a condition of it.)
+        _gate.intake = (slots, slots.intake.acquire(timeout=INTAKE_WAIT_SECONDS))
 
 
 class DaemonPool:
@@ -216,6 +259,8 @@ class DaemonPool:
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(size)
         ]
+        self._cancelled = False
+        self._cancelling = threading.Lock()
         for thread in self._threads:
             thread.start()
 
@@ -233,13 +278,21 @@ class DaemonPool:
                 future.set_exception(exc)
 
     def submit(self, function: Callable[[], T]) -> Future[T]:
-        """Run ``function`` on a pool thread."""
+        """Run ``function`` on a pool thread (or not at all, once the pool's tasks are
+        cancelled: its future is cancelled, and whoever waits on it is told)."""
         future: Future[T] = Future()
-        self._tasks.put((future, function))
+        with self._cancelling:
+            if self._cancelled:
+                future.cancel()
+            else:
+                self._tasks.put((future, function))
         return future
 
     def cancel_queued(self) -> None:
-        """Cancel every task not yet started (a run that failed or was interrupted)."""
+        """Cancel every task not yet started, and those submitted from now on (a run that
+        failed or was interrupted: its threads still reading end instead of waiting)."""
+        with self._cancelling:
+            self._cancelled = True
         while True:
             try:
                 task = self._tasks.get_nowait()
@@ -294,9 +347,13 @@ class Background(Generic[T]):
     def start(self) -> Future[T]:
         """Start it now if it has not started; its future."""
         with self._lock:
-            if not self._started:
-                self._started = True
-                start_bounded(self._run)
+            if self._started:
+                return self.future
+            self._started = True
+        try:
+            start_bounded(self._run)
+        except Exception as exc:  # noqa: BLE001 - no thread to be had: whoever asks is told
+            self.future.set_exception(exc)
         return self.future
 
     def result(self) -> T:

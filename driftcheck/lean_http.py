@@ -236,16 +236,19 @@ class LeanSend(requests.Session):
             # Built before the call takes its slot, and its answer turned into a response after
             # it has left it: the slot is held on the wire only.
             request = self._prepare(method, url, params, data, headers)
-            with on_the_wire(), deadline(total):
+            with on_the_wire() as wire, deadline(total):
                 answer, content = self._exchange(request)
+                wire.ok = 200 <= answer.status < 300
             response = _response(method, url, request.headers, answer, content)
             if response.status_code not in _REDIRECTS or "Location" not in response.headers:
                 return response
             # Google's APIs do not redirect; should one, requests follows it as it always did.
-        with on_the_wire(), deadline(total):
-            return super().request(
+        with on_the_wire() as wire, deadline(total):
+            sent = super().request(
                 method, url, params=params, data=data, headers=headers, timeout=timeout, **kwargs
             )
+            wire.ok = 200 <= sent.status_code < 300
+            return sent
 
     def _prepare(self, method: str, url: str, params: Any, data: Any, headers: Any) -> _Request:
         parts = urlsplit(url)

@@ -17,11 +17,13 @@ from tests.conftest import CliResult
 from tests.factories import (
     PROD,
     STAGING,
+    config_data,
     invoker_policy,
     large_estate,
     project,
     scenario,
     service,
+    write_config,
 )
 
 Start = Callable[[Scenario], EmulatorServer]
@@ -263,6 +265,26 @@ def test_a_corrupt_baseline_body_stops_the_reading_it_was_parsed_beside(
     assert full_run > 300
     assert at_exit - before < full_run
     assert len(server.calls) - at_exit <= 16 + 8  # the calls in flight, listings' last pages
+
+
+def test_a_corrupt_baseline_body_ends_a_run_whose_listing_keeps_failing_at_once(
+    emulator: Start, cli: Run, workdir: Path
+) -> None:
+    # A small run never queues calls for the pool's slots: the body is parsed once the first
+    # listing's answer is in (here an error, to be retried for 20 s), not after the retries.
+    server = emulator(incident())
+    write_config(workdir, **config_data(api={"timeout_seconds": 5, "retry_seconds": 20}))
+    assert cli("baseline", "production").code == 0
+    path = workdir / "baselines" / "production.yaml"
+    path.write_text(path.read_text() + "resources: {}\n")
+    server.add_fault(FaultSpec(path="/services$", status=503))
+    before = len(server.calls)
+    started = time.monotonic()
+    result = cli("check", "production")
+    assert result.code == 2 and "duplicate key 'resources'" in result.stderr
+    assert time.monotonic() - started < 10
+    assert len(server.calls) - before < 10
+    assert not (workdir / "reports").exists()
 
 
 def test_missing_fingerprint_key_is_a_usage_error(

@@ -525,6 +525,29 @@ def test_a_listing_refused_while_the_workloads_are_read_is_never_clean(
     assert any(e["resource"].startswith(f"{kind}/") for e in report["errors"])
 
 
+def test_every_report_of_a_run_reading_dependencies_names_their_endpoints(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Production reads nothing behind the VPC; staging reads Redis and Cloud SQL, whose clients
+    # are built once the run waits on the API: both reports name them.
+    server = emulator(Scenario.model_validate(estate()))
+    data = config_data()
+    data["environments"]["staging"]["dependencies"] = {}
+    write_config(workdir, **data)
+    config = str(workdir / "driftcheck.yaml")
+    for env in ("production", "staging"):
+        assert run_cli("--config", config, "-q", "baseline", env).code == 0
+    # Staging's services come late: production is judged before Redis or Cloud SQL is read.
+    server.add_fault(
+        FaultSpec(path=f"{STAGING}/.*/services$", status=200, body="slow", delay_seconds=1.0)
+    )
+    assert run_cli("--config", config, "-q", "check", "--all").code in (0, 1)
+    for stem in ("production-vs-production", "staging-vs-staging"):
+        report = json.loads((workdir / "reports" / f"{stem}.json").read_text())
+        endpoints = report["provenance"]["endpoints"]
+        assert endpoints["redis"] == endpoints["sqladmin"] == server.url, stem
+
+
 def test_an_unknown_dependencies_key_is_a_config_error(workdir: Path) -> None:
     configure(workdir, {"redis_instances": ["cache"]})
     with pytest.raises(

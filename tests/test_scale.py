@@ -182,7 +182,42 @@ def test_a_page_that_failed_lets_the_next_be_read_while_its_call_waits_to_retry(
     assert spans["other"][1] < attempts[1]  # read while the failed call waited to retry
 
 
-def test_work_nothing_waits_on_starts_once_calls_queue_or_when_asked() -> None:
+def test_an_error_answer_is_never_read_in_turn_and_no_turn_is_waited_for_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import driftcheck.concurrency as concurrency
+
+    slots = Slots(8)
+    spans: dict[str, tuple[float, float]] = {}
+    slots.intake.acquire()  # a page being read, and read for longer than a turn is waited for
+    monkeypatch.setattr(concurrency, "INTAKE_WAIT_SECONDS", 0.3)
+
+    def refused() -> None:
+        # A 401 (say) answered: the client refreshes its credentials, or raises; the pages of
+        # other listings are read meanwhile.
+        with calls_through(slots, RateLimiter(1000), urgent=True):
+            with on_the_wire() as wire:
+                wire.ok = False
+            start = time.monotonic()
+            time.sleep(0.1)
+            spans["refused"] = (start, time.monotonic())
+
+    began = time.monotonic()
+    threads = [
+        threading.Thread(target=refused),
+        threading.Thread(target=_read_after_the_wire, args=(slots, True, spans, "page")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert spans["refused"][0] - began < 0.2  # not in turn: at once
+    assert 0.25 < spans["page"][0] - began < 2  # its turn waited for, a while only
+    slots.intake.release()
+    assert slots._pages == 0
+
+
+def test_work_nothing_waits_on_starts_once_the_run_waits_on_the_api_or_when_asked() -> None:
     slots = Slots(1)
     started = threading.Event()
 
@@ -191,17 +226,28 @@ def test_work_nothing_waits_on_starts_once_calls_queue_or_when_asked() -> None:
         return "parsed"
 
     background = Background(parse, slots)
+    read_page = threading.Event()
+
+    def listing() -> None:
+        with calls_through(slots, RateLimiter(1000), urgent=True):
+            with on_the_wire():
+                pass
+            read_page.wait(5)  # the page is being read
+
+    page = threading.Thread(target=listing)
+    page.start()
+    while not slots.intake.locked():
+        time.sleep(0.005)
     slots.acquire()
-    page = threading.Thread(target=slots.acquire, args=(True,), daemon=True)
-    page.start()  # a listing's page queues: the run still waits on the listings
-    assert not started.wait(0.2)
     call = threading.Thread(target=slots.acquire, daemon=True)
-    call.start()  # an ordinary call queues: the run now waits on the API
+    call.start()  # an ordinary call queues, but a listing's page is still being read
+    assert not started.wait(0.2)
+    read_page.set()  # read: the calls queued now wait on the API alone
     assert started.wait(5) and background.result() == "parsed"
-    for _ in range(2):
-        slots.release()
-    for thread in (page, call):
-        thread.join(timeout=5)
+    slots.release()
+    page.join(timeout=5)
+    call.join(timeout=5)
+    assert not page.is_alive() and not call.is_alive()
 
     asked = Background(lambda: "read when asked", Slots(4))
     assert asked.result() == "read when asked"  # no call ever queued: run when asked for

@@ -209,6 +209,7 @@ def early_redis(context: CollectionContext, env: Environment) -> Prefetch[Region
     when ``env`` reads dependencies."""
     if env.dependencies is None:
         return Prefetch(None, context.workers.slots)
+    context.clients.announce("redis")
     return Prefetch(lambda: _collector(context).list_regions(env), context.workers.slots)
 
 

@@ -214,6 +214,7 @@ def early_sql(context: CollectionContext, env: Environment) -> Prefetch[Listing]
     when ``env`` reads dependencies."""
     if env.dependencies is None:
         return Prefetch(None, context.workers.slots)
+    context.clients.announce("sqladmin")
     return Prefetch(lambda: _collector(context).list_project(env), context.workers.slots)
 
 
