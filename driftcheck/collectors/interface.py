@@ -64,12 +64,12 @@ class CollectionContext:
 
 
 class Prefetch(Generic[T]):
-    """What a kind of a later stage can read as an environment's reading starts, because it
-    needs nothing the earlier stages read (a dependency kind's listings; the join to the
-    workloads waits for them): read on a thread of its own, client library import included, and
-    taken over by the kind's collect (see ``ResourceKind.early``). It starts once the run waits
-    on the API, or when the kind asks for it (see :class:`Background`): the import is CPU work
-    that the environment's listings would otherwise wait on. ``read`` None: nothing to read."""
+    """What a kind of a later stage can read while the earlier stages are read, because it
+    needs nothing they read (a dependency kind's listings; the join to the workloads waits for
+    them): read on a thread of its own, client library import included, and taken over by the
+    kind's collect (see ``ResourceKind.early``). It starts once the run waits on the API, or
+    when the kind asks for it (see :class:`Background`): the import is CPU work that the
+    listings' pages would otherwise wait on. ``read`` None: nothing to read."""
 
     def __init__(self, read: Callable[[], T] | None, slots: Slots) -> None:
         self._reading = Background(read, slots) if read is not None else None
