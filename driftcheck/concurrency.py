@@ -80,6 +80,11 @@ class RateLimits:
             return self._limiters[key]
 
 
+class Abandoned(Exception):
+    """The run a call belongs to was abandoned (it failed or was interrupted): the call does not
+    go out, nor does any retry of it."""
+
+
 class Slots:
     """The cap on API calls in flight, handed out in order, with a lane for calls that others
     wait on.
@@ -101,6 +106,18 @@ class Slots:
         self._pages = 0
         # Held by the one thread reading a listing's page (see ``on_the_wire``).
         self.intake = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Abandon the run: calls waiting for a slot, and every later one, raise
+        :class:`Abandoned` (a call in a retry's backoff ends at its next attempt)."""
+        with self._lock:
+            self._closed = True
+            waiting = [*self._urgent, *self._waiting]
+            self._urgent.clear()
+            self._waiting.clear()
+        for handed in waiting:
+            handed.release()
 
     def when_busy(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` once the run waits on the API, or now if it has: once no listing's
@@ -130,6 +147,8 @@ class Slots:
     def acquire(self, urgent: bool = False) -> None:
         """Wait for a slot; an urgent call goes before every call that is not."""
         with self._lock:
+            if self._closed:
+                raise Abandoned("the run was abandoned")
             if self._free and not self._urgent and not self._waiting:
                 self._free -= 1
                 return
@@ -151,6 +170,8 @@ class Slots:
                     raise
             self.release()
             raise
+        if self._closed:
+            raise Abandoned("the run was abandoned")  # woken by ``close``, holding no slot
 
     def release(self) -> None:
         """Hand the slot to the longest-waiting call (an urgent one first), or free it."""
@@ -391,9 +412,11 @@ class Workers:
 
     def close(self, wait: bool = True) -> None:
         """Release the threads; after an interruption or a failure, without waiting for calls
-        in flight, and with the calls not yet started cancelled."""
+        in flight, with the calls not yet started cancelled, and no call going out again (a
+        retry included)."""
         if not wait:
             self._pool.cancel_queued()
+            self.slots.close()
         self._pool.shutdown(wait=wait)
 
     def __enter__(self) -> Workers:

@@ -253,6 +253,32 @@ def test_work_nothing_waits_on_starts_once_the_run_waits_on_the_api_or_when_aske
     assert asked.result() == "read when asked"  # no call ever queued: run when asked for
 
 
+def test_once_a_run_is_abandoned_no_call_of_it_goes_out_again() -> None:
+    from driftcheck.concurrency import Abandoned, RateLimits, Workers
+
+    workers = Workers(1, RateLimits({"run": 1000}))
+    limiter = workers.limits.limiter("run", PROD)
+    workers.slots.acquire()  # one call on the wire
+    outcome: list[BaseException] = []
+
+    def queued() -> None:
+        try:
+            with calls_through(workers.slots, limiter), on_the_wire():
+                pass
+        except Abandoned as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=queued)
+    waiting.start()
+    while not workers.slots._waiting:
+        time.sleep(0.005)
+    workers.close(wait=False)  # the run failed
+    waiting.join(timeout=5)
+    assert len(outcome) == 1  # the call waiting for a slot never went out
+    with pytest.raises(Abandoned), calls_through(workers.slots, limiter), on_the_wire():
+        pass  # nor does a later one (a retry of a call that was in flight)
+
+
 def test_each_exchange_takes_the_limiter_and_holds_a_slot_only_on_the_wire(
     emulator: Start,
 ) -> None:
