@@ -80,6 +80,10 @@ class RateLimits:
             return self._limiters[key]
 
 
+# The longest work nothing waits on yet waits for the run to wait on the API (see ``when_busy``).
+BUSY_AT_LATEST_SECONDS = 1.0
+
+
 class Abandoned(Exception):
     """The run a call belongs to was abandoned (it failed or was interrupted): the call does not
     go out, nor does any retry of it."""
@@ -107,6 +111,7 @@ class Slots:
         # Held by the one thread reading a listing's page (see ``on_the_wire``).
         self.intake = threading.Lock()
         self._closed = False
+        self._timer: threading.Timer | None = None
 
     def close(self) -> None:
         """Abandon the run: calls waiting for a slot, and every later one, raise
@@ -122,14 +127,34 @@ class Slots:
     def when_busy(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` once the run waits on the API, or now if it has: once no listing's
         page is on its way (every page listed so far read, or failed), or an ordinary call had
-        to queue for a slot while none was. From then on the interpreter has time to spare for
-        work nothing waits on yet (see :class:`Background`); before, it reads the pages that
-        the calls come from."""
+        to queue for a slot while none was, and at the latest ``BUSY_AT_LATEST_SECONDS`` after
+        the first callback was registered (pages that keep coming, or one that is slow, do not
+        hold the rest of the run back). From then on the interpreter has time to spare for work
+        nothing waits on yet (see :class:`Background`); before, it reads the pages that the
+        calls come from."""
         with self._lock:
             if self._on_busy is not None:
+                if not self._on_busy:
+                    self._timer = threading.Timer(BUSY_AT_LATEST_SECONDS, self._busy)
+                    self._timer.daemon = True
+                    self._timer.start()
                 self._on_busy.append(callback)
                 return
         callback()
+
+    def _busy(self) -> None:
+        with self._lock:
+            busy, self._on_busy = self._on_busy, None
+        for callback in busy or ():
+            callback()
+
+    def settle(self) -> None:
+        """The run's calls are over: what has not started by now starts only when asked for."""
+        with self._lock:
+            self._on_busy = None
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def page_started(self) -> None:
         """A listing's page is on its way (see ``on_the_wire``)."""
@@ -417,6 +442,7 @@ class Workers:
         if not wait:
             self._pool.cancel_queued()
             self.slots.close()
+        self.slots.settle()
         self._pool.shutdown(wait=wait)
 
     def __enter__(self) -> Workers:

@@ -335,9 +335,9 @@ def run_checks(
 
     Every baseline file is read, and its header checked, before any API call (a missing file,
     or one of another schema version or environment, is an input error then); its body is
-    parsed while the API is read, once the first listings' pages are in (see
-    :class:`Background`), and a body that is not valid ends the run, the calls not yet made
-    cancelled, before anything is compared or written."""
+    parsed while the API is read, once no listing's page is on its way or a second into the run
+    (see :class:`Background`), and a body that is not valid ends the run, the calls not yet
+    made cancelled, before anything is compared or written."""
     for env_name, base_env in pairs:
         config.environment(env_name)
         config.environment(base_env)

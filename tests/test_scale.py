@@ -253,6 +253,21 @@ def test_work_nothing_waits_on_starts_once_the_run_waits_on_the_api_or_when_aske
     assert asked.result() == "read when asked"  # no call ever queued: run when asked for
 
 
+def test_pages_that_keep_coming_hold_work_nothing_waits_on_back_a_second_at_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import driftcheck.concurrency as concurrency
+
+    monkeypatch.setattr(concurrency, "BUSY_AT_LATEST_SECONDS", 0.3)
+    slots = Slots(4)
+    slots.page_started()  # a slow page, never in while this test runs
+    started = threading.Event()
+    Background(started.set, slots)
+    assert not started.wait(0.1)
+    assert started.wait(5)  # started all the same, once its wait was up
+    slots.page_read()
+
+
 def test_once_a_run_is_abandoned_no_call_of_it_goes_out_again() -> None:
     from driftcheck.concurrency import Abandoned, RateLimits, Workers
 
