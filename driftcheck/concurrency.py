@@ -142,16 +142,21 @@ class Slots:
                 return
         callback()
 
+    def _take_on_busy(self) -> list[Callable[[], object]]:
+        """(Under the lock.) The callbacks not yet called, each to be called once, now."""
+        busy, self._on_busy = self._on_busy or [], None
+        return busy
+
     def _busy(self) -> None:
         with self._lock:
-            busy, self._on_busy = self._on_busy, None
-        for callback in busy or ():
+            busy = self._take_on_busy()
+        for callback in busy:
             callback()
 
     def settle(self) -> None:
         """The run's calls are over: what has not started by now starts only when asked for."""
         with self._lock:
-            self._on_busy = None
+            self._take_on_busy()
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
@@ -165,8 +170,8 @@ class Slots:
         """A listing's page has been read, or its exchange failed."""
         with self._lock:
             self._pages -= 1
-            busy, self._on_busy = (None, self._on_busy) if self._pages else (self._on_busy, None)
-        for callback in busy or ():
+            busy = [] if self._pages else self._take_on_busy()
+        for callback in busy:
             callback()
 
     def acquire(self, urgent: bool = False) -> None:
@@ -180,11 +185,9 @@ class Slots:
             handed = threading.Lock()
             handed.acquire()
             (self._urgent if urgent else self._waiting).append(handed)
-            busy = None
-            if not urgent and not self._pages:
-                busy, self._on_busy = self._on_busy, None
+            busy = [] if urgent or self._pages else self._take_on_busy()
         try:
-            for callback in busy or ():
+            for callback in busy:
                 callback()
             handed.acquire()  # released by ``release``, which hands this call its slot
         except BaseException:  # interrupted while waiting: leave the queue, or pass the slot on

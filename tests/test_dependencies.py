@@ -525,6 +525,26 @@ def test_a_listing_refused_while_the_workloads_are_read_is_never_clean(
     assert any(e["resource"].startswith(f"{kind}/") for e in report["errors"])
 
 
+def test_a_dependency_listing_refused_after_a_slow_page_is_never_clean(
+    emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # The services page takes longer than the dependency listings wait for the run to wait on
+    # the API: they start at their time limit, are refused, and the check is incomplete.
+    configure(workdir)
+    server = emulator(scenario(**estate()))
+    config = str(workdir / "driftcheck.yaml")
+    assert run_cli("--config", config, "baseline", "production").code == 0
+    server.add_fault(FaultSpec(path="/services$", status=200, body="slow", delay_seconds=1.5))
+    server.add_fault(FaultSpec(path="/locations/[^/]+/instances$", status=403))
+    out = workdir / "out"
+    result = run_cli("--config", config, "check", "production", "--out-dir", str(out))
+    assert result.code == 3, result.stderr
+    report = json.loads((out / "production-vs-production.json").read_text())
+    assert report["status"] == "incomplete"
+    assert not [f for f in report["findings"] if f["resource"].startswith("redis/")]
+    assert any(e["resource"].startswith("redis/") for e in report["errors"])
+
+
 def test_every_report_of_a_run_reading_dependencies_names_their_endpoints(
     emulator: Start, workdir: Path, run_cli: Callable[..., CliResult]
 ) -> None:
